@@ -1,0 +1,115 @@
+//! The enterprise and service parameters Switchboard knows (`processconfig`), with their
+//! defaults and the values each accepts. Unknown names are refused: a typo must not silently
+//! create a parameter nothing reads.
+
+use crate::error::{Result, StoreError};
+
+/// What values a parameter accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum ParamKind {
+    /// 0 (disabled) or 1 (enabled).
+    Flag,
+    /// An integer in the inclusive range.
+    Range(i64, i64),
+}
+
+/// A known parameter.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub kind: ParamKind,
+    pub description: &'static str,
+}
+
+/// Every parameter, with the defaults of SPEC §2 and the seed (004 "Configure os Logons de
+/// Atualização").
+pub const PARAMS: &[ParamDef] = &[
+    ParamDef {
+        name: "ClusterSIPOAuthMode",
+        default: "0",
+        kind: ParamKind::Flag,
+        description: "SIP OAuth mode for the cluster: 0 disabled, 1 enabled",
+    },
+    ParamDef {
+        name: "OAuthAccessTokenExpiryMinutes",
+        default: "60",
+        kind: ParamKind::Range(1, 1440),
+        description: "OAuth access token expiry timer (minutes)",
+    },
+    ParamDef {
+        name: "JabberOAuthRefreshTokenExpiryDays",
+        default: "60",
+        kind: ParamKind::Range(1, 90),
+        description: "Jabber OAuth refresh token expiry timer (days)",
+    },
+    ParamDef {
+        name: "PhoneOAuthRefreshTokenExpiryDays",
+        default: "60",
+        kind: ParamKind::Range(1, 3650),
+        description: "Physical phone OAuth refresh token expiry timer (days)",
+    },
+    ParamDef {
+        name: "OAuthWithRefreshLoginFlow",
+        default: "1",
+        kind: ParamKind::Flag,
+        description: "OAuth with refresh login flow: 0 disabled, 1 enabled",
+    },
+    ParamDef {
+        name: "SipMaxRegistrationExpiresSeconds",
+        default: "120",
+        kind: ParamKind::Range(30, 86400),
+        description: "Longest registration the SIP registrar grants (seconds)",
+    },
+    ParamDef {
+        name: "SipMinRegistrationExpiresSeconds",
+        default: "60",
+        kind: ParamKind::Range(1, 3600),
+        description: "Shorter requested registrations get 423 Interval Too Brief (seconds)",
+    },
+    ParamDef {
+        name: "CredentialPolicyFailedLogonThreshold",
+        default: "5",
+        kind: ParamKind::Range(0, 100),
+        description: "Failed logons before a local user is locked out (0 = never)",
+    },
+    ParamDef {
+        name: "CredentialPolicyLockoutMinutes",
+        default: "30",
+        kind: ParamKind::Range(0, 1440),
+        description: "How long a locked-out local user stays locked (minutes)",
+    },
+    ParamDef {
+        name: "CtiMaxConnections",
+        default: "800",
+        kind: ParamKind::Range(1, 100000),
+        description: "Most CTI connections a node accepts",
+    },
+];
+
+/// The definition of `name`, or `NotFound`.
+pub fn definition(name: &str) -> Result<&'static ParamDef> {
+    PARAMS
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| StoreError::not_found("parameter", name))
+}
+
+/// Checks `value` against the parameter's kind and returns it normalised.
+pub fn check_value(def: &ParamDef, value: &str) -> Result<String> {
+    let value = value.trim();
+    let number: i64 = value.parse().map_err(|_| {
+        StoreError::invalid(def.name, format!("must be an integer, got '{value}'"))
+    })?;
+    let (low, high) = match def.kind {
+        ParamKind::Flag => (0, 1),
+        ParamKind::Range(low, high) => (low, high),
+    };
+    if !(low..=high).contains(&number) {
+        return Err(StoreError::invalid(
+            def.name,
+            format!("must be between {low} and {high}, got {number}"),
+        ));
+    }
+    Ok(number.to_string())
+}
