@@ -1,0 +1,179 @@
+//! The typed catalogue of every trace line Switchboard writes ([`TraceEvent`]).
+//!
+//! The texts (see `event_text.rs`) follow CUCM's CTI Manager traces where
+//! CUCM has an equivalent line, so that engineers who know those traces can
+//! read Switchboard's, and tools written for them keep working.
+
+use std::net::SocketAddr;
+
+use crate::level::{Level, Service};
+
+/// One trace event. [`std::fmt::Display`] gives the raw text, [`TraceEvent::text`]
+/// the sanitised text exactly as written, and [`TraceEvent::level`] its default level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TraceEvent {
+    // ---- node lifecycle -------------------------------------------------
+    /// The node process is starting.
+    NodeStarting { node: String, version: String },
+    /// The node process is stopping.
+    NodeStopping { node: String },
+    /// A listener of a service is bound and accepting.
+    ListenerBound {
+        service_name: String,
+        transport: String,
+        addr: SocketAddr,
+    },
+
+    // ---- certificates -----------------------------------------------------
+    /// A new (self-signed or CSR-backed) certificate was generated.
+    CertificateGenerated {
+        subject: String,
+        fingerprint: String,
+    },
+    /// The service certificate was reloaded from disk/store.
+    CertificateReloaded {
+        subject: String,
+        fingerprint: String,
+    },
+    /// A certificate was added to the trust store.
+    TrustCertificateImported {
+        subject: String,
+        fingerprint: String,
+    },
+    /// A certificate was removed from the trust store.
+    TrustCertificateRemoved { fingerprint: String },
+
+    // ---- administration / API ----------------------------------------------
+    /// An administrator authenticated (`method`: e.g. `password`, `certificate`, `oauth`).
+    AdminAuthenticated { userid: String, method: String },
+    /// An administrator authentication failed; `userid` is `None` when none was given.
+    AdminAuthenticationFailed {
+        userid: Option<String>,
+        reason: String,
+    },
+    /// A configuration object was changed (`action`: e.g. `add`, `update`, `remove`).
+    ConfigChanged {
+        actor: String,
+        action: String,
+        object_type: String,
+        object_id: String,
+    },
+    /// The trace level of a service was changed.
+    TraceLevelChanged { service: Service, level: Level },
+    /// An administrator ran an SQL query (the query text is deliberately not traced).
+    SqlQueryRun { actor: String, rows: u64 },
+    /// The API refused a request.
+    ApiRequestRejected {
+        method: String,
+        path: String,
+        status: u16,
+        reason: String,
+    },
+
+    // ---- CTI login / authentication (CUCM CTI Manager texts) ----------------
+    /// `AuthenticationImpl::login:enter`
+    AuthLoginEnter,
+    /// `AuthenticationImpl::retrieveCredential:enter`
+    AuthRetrieveCredentialEnter,
+    /// `userid is wwhite`
+    UserIdIs { userid: String },
+    /// `AuthenticationImpl::login - no encryptedpassword Credential, look for password`
+    NoEncryptedPasswordCredential,
+    /// `AuthenticationImpl::login (Auth with password. Calling authenticateUserWithPassword)`
+    AuthWithPassword,
+    /// `authenticationDB::authenticateUserWithPassword():enter`
+    AuthenticateUserWithPasswordEnter,
+    /// `Credential Length is: 8` (the length only, never the credential).
+    CredentialLength { len: usize },
+    /// `authenticationDB::login (Authenticating using LDAP)`
+    AuthenticatingUsingLdap,
+    /// `LDAP userid is 'wwhite'`
+    LdapUserIdIs { userid: String },
+    /// `After Escaping for LDAP special Characters for Filter = wwhite`
+    EscapedForFilter { escaped: String },
+    /// `LDAP not initialized...connecting...`
+    LdapNotInitialized,
+    /// `Authenticating with SSL not enabled (ldap://10.10.10.10:3268)`, or
+    /// `Authenticating with SSL enabled (ldaps://…)` when `tls`.
+    LdapAuthenticating { url: String, tls: bool },
+    /// `LDAP authentication bind SUCCESS for <dn>`
+    LdapBindSuccess { dn: String },
+    /// `LDAP authentication bind FAILED for <dn> (<reason>)`
+    LdapBindFailed { dn: String, reason: String },
+    /// `Available Servers (1)`
+    AvailableServers { count: usize },
+    /// `Retrieve the specified user entry: <filter>`
+    LdapSearchFilter { filter: String },
+    /// `LDAP Search for User base: '<base>'`
+    LdapSearchBase { base: String },
+    /// `LDAP Search complete. Code: 0`
+    LdapSearchComplete { code: i32 },
+    /// `Got DN: <dn>`
+    GotDn { dn: String },
+    /// `Attempt to authenticate DN: <dn>`
+    AttemptAuthenticateDn { dn: String },
+    /// `Successfully authenticated user: wwhite`
+    AuthenticatedUser { userid: String },
+    /// `Failed to authenticate user: wwhite (<reason>)`
+    AuthenticationFailed { userid: String, reason: String },
+    /// `Decrypted Key Status success - [52]` (or `failure`)
+    DecryptedKeyStatus { success: bool, len: usize },
+    /// `Nonce =cc64fd13-d4e1-43bc-808f-f051f7c945d0`
+    NonceIs { nonce: String },
+    /// `Nonce validation success` (or `failure`)
+    NonceValidation { success: bool },
+    /// `Decrypted Password Status success - [8]` (or `failure`); the length only.
+    DecryptedPasswordStatus { success: bool, len: usize },
+    /// `[CTI-APP] [CTIHandler::processIncomingMessage] CTI ProviderOpenRequest
+    /// ( seq#=2 provider=UCProvider login=wwhite heartbeat=60 timer=10)` (one line)
+    CtiProviderOpenRequest {
+        seq: u32,
+        provider: String,
+        login: String,
+        heartbeat: u32,
+        timer: u32,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ProviderOpenResponse (seq#=2) provider id=16777223`
+    CtiProviderOpenResponse { seq: u32, provider_id: u32 },
+    /// `[CTI-APP] [CTIHandler::processIncomingMessage] CTI DeviceOpenRequest ( seq#=4 device name= SEP001794625DE5)`
+    CtiDeviceOpenRequest { seq: u32, device: String },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceOpenResponse ( seq#=4 result=0 DH=38 deviceName= SEP001794625DE5)`
+    CtiDeviceOpenResponse {
+        seq: u32,
+        device: String,
+        handle: u32,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceInServiceEvent ( DH=38 )`
+    CtiDeviceInServiceEvent { handle: u32 },
+    /// `SuperProvider = Disabled CallParkRetrievalAllowed = Disabled ModifyCallingNumber = Disabled
+    /// CTI Enabled = Enabled CallMonitor=Disabled CallRecord=Disabled Userid = wwhite result=0`
+    /// (one line; `Enabled`/`Disabled` from the booleans)
+    CtiUserSettings {
+        userid: String,
+        super_provider: bool,
+        call_park_retrieval_allowed: bool,
+        modify_calling_number: bool,
+        cti_enabled: bool,
+        call_monitor: bool,
+        call_record: bool,
+    },
+
+    // ---- anything else -------------------------------------------------------
+    /// Free-form text (sanitised like every other text). Prefer a typed variant.
+    Text { text: String },
+}
+
+impl TraceEvent {
+    /// Shorthand for [`TraceEvent::Text`].
+    pub fn text_event(text: impl Into<String>) -> TraceEvent {
+        TraceEvent::Text { text: text.into() }
+    }
+
+    /// The text exactly as the tracer writes it: [`Display`](std::fmt::Display)
+    /// passed through [`sanitize`](crate::sanitize) (which only changes texts
+    /// carrying control characters or secrets).
+    pub fn text(&self) -> String {
+        crate::sanitize::sanitize(&self.to_string()).into_owned()
+    }
+}

@@ -1,0 +1,225 @@
+//! The exact text ([`Display`](fmt::Display)) and default [`Level`] of every [`TraceEvent`].
+
+use std::fmt;
+
+use crate::event::TraceEvent;
+use crate::level::Level;
+
+const CTI_IN: &str = "[CTI-APP] [CTIHandler::processIncomingMessage] CTI";
+const CTI_OUT: &str = "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI";
+
+fn status(success: bool) -> &'static str {
+    if success {
+        "success"
+    } else {
+        "failure"
+    }
+}
+
+fn enabled(on: bool) -> &'static str {
+    if on {
+        "Enabled"
+    } else {
+        "Disabled"
+    }
+}
+
+impl TraceEvent {
+    /// The default level of this event, for `emit(service, event.level(), &event)`.
+    ///
+    /// Failures are `Error`; milestones and CTI messages `Info`; the
+    /// step-by-step authentication trace `Debug`; function enter lines `Detailed`.
+    pub fn level(&self) -> Level {
+        use TraceEvent::*;
+        match self {
+            AdminAuthenticationFailed { .. }
+            | LdapBindFailed { .. }
+            | AuthenticationFailed { .. } => Level::Error,
+            DecryptedKeyStatus { success, .. }
+            | NonceValidation { success }
+            | DecryptedPasswordStatus { success, .. } => {
+                if *success {
+                    Level::Debug
+                } else {
+                    Level::Error
+                }
+            }
+            AuthLoginEnter | AuthRetrieveCredentialEnter | AuthenticateUserWithPasswordEnter => {
+                Level::Detailed
+            }
+            UserIdIs { .. }
+            | NoEncryptedPasswordCredential
+            | AuthWithPassword
+            | CredentialLength { .. }
+            | AuthenticatingUsingLdap
+            | LdapUserIdIs { .. }
+            | EscapedForFilter { .. }
+            | LdapNotInitialized
+            | LdapAuthenticating { .. }
+            | LdapBindSuccess { .. }
+            | AvailableServers { .. }
+            | LdapSearchFilter { .. }
+            | LdapSearchBase { .. }
+            | LdapSearchComplete { .. }
+            | GotDn { .. }
+            | AttemptAuthenticateDn { .. }
+            | NonceIs { .. }
+            | CtiUserSettings { .. } => Level::Debug,
+            NodeStarting { .. }
+            | NodeStopping { .. }
+            | ListenerBound { .. }
+            | CertificateGenerated { .. }
+            | CertificateReloaded { .. }
+            | TrustCertificateImported { .. }
+            | TrustCertificateRemoved { .. }
+            | AdminAuthenticated { .. }
+            | ConfigChanged { .. }
+            | TraceLevelChanged { .. }
+            | SqlQueryRun { .. }
+            | ApiRequestRejected { .. }
+            | AuthenticatedUser { .. }
+            | CtiProviderOpenRequest { .. }
+            | CtiProviderOpenResponse { .. }
+            | CtiDeviceOpenRequest { .. }
+            | CtiDeviceOpenResponse { .. }
+            | CtiDeviceInServiceEvent { .. }
+            | Text { .. } => Level::Info,
+        }
+    }
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use TraceEvent::*;
+        match self {
+            NodeStarting { node, version } => {
+                write!(f, "Switchboard node {node} starting (version {version})")
+            }
+            NodeStopping { node } => write!(f, "Switchboard node {node} stopping"),
+            ListenerBound { service_name, transport, addr } => {
+                write!(f, "{service_name} listening on {transport} {addr}")
+            }
+            CertificateGenerated { subject, fingerprint } => write!(
+                f,
+                "Certificate generated: subject='{subject}' fingerprint={fingerprint}"
+            ),
+            CertificateReloaded { subject, fingerprint } => write!(
+                f,
+                "Certificate reloaded: subject='{subject}' fingerprint={fingerprint}"
+            ),
+            TrustCertificateImported { subject, fingerprint } => write!(
+                f,
+                "Trust certificate imported: subject='{subject}' fingerprint={fingerprint}"
+            ),
+            TrustCertificateRemoved { fingerprint } => {
+                write!(f, "Trust certificate removed: fingerprint={fingerprint}")
+            }
+            AdminAuthenticated { userid, method } => {
+                write!(f, "Administrator '{userid}' authenticated (method={method})")
+            }
+            AdminAuthenticationFailed { userid: Some(u), reason } => {
+                write!(f, "Administrator authentication failed for '{u}': {reason}")
+            }
+            AdminAuthenticationFailed { userid: None, reason } => {
+                write!(f, "Administrator authentication failed (no userid): {reason}")
+            }
+            ConfigChanged { actor, action, object_type, object_id } => write!(
+                f,
+                "Configuration changed by '{actor}': {action} {object_type} '{object_id}'"
+            ),
+            TraceLevelChanged { service, level } => {
+                write!(f, "Trace level of service {service} set to {level}")
+            }
+            SqlQueryRun { actor, rows } => {
+                write!(f, "SQL query run by '{actor}' returned {rows} rows")
+            }
+            ApiRequestRejected { method, path, status, reason } => {
+                write!(f, "API request rejected: {method} {path} -> {status} ({reason})")
+            }
+            AuthLoginEnter => f.write_str("AuthenticationImpl::login:enter"),
+            AuthRetrieveCredentialEnter => f.write_str("AuthenticationImpl::retrieveCredential:enter"),
+            UserIdIs { userid } => write!(f, "userid is {userid}"),
+            NoEncryptedPasswordCredential => f.write_str(
+                "AuthenticationImpl::login - no encryptedpassword Credential, look for password",
+            ),
+            AuthWithPassword => f.write_str(
+                "AuthenticationImpl::login (Auth with password. Calling authenticateUserWithPassword)",
+            ),
+            AuthenticateUserWithPasswordEnter => {
+                f.write_str("authenticationDB::authenticateUserWithPassword():enter")
+            }
+            CredentialLength { len } => write!(f, "Credential Length is: {len}"),
+            AuthenticatingUsingLdap => f.write_str("authenticationDB::login (Authenticating using LDAP)"),
+            LdapUserIdIs { userid } => write!(f, "LDAP userid is '{userid}'"),
+            EscapedForFilter { escaped } => {
+                write!(f, "After Escaping for LDAP special Characters for Filter = {escaped}")
+            }
+            LdapNotInitialized => f.write_str("LDAP not initialized...connecting..."),
+            LdapAuthenticating { url, tls } => {
+                let ssl = if *tls { "enabled" } else { "not enabled" };
+                write!(f, "Authenticating with SSL {ssl} ({url})")
+            }
+            LdapBindSuccess { dn } => write!(f, "LDAP authentication bind SUCCESS for {dn}"),
+            LdapBindFailed { dn, reason } => {
+                write!(f, "LDAP authentication bind FAILED for {dn} ({reason})")
+            }
+            AvailableServers { count } => write!(f, "Available Servers ({count})"),
+            LdapSearchFilter { filter } => write!(f, "Retrieve the specified user entry: {filter}"),
+            LdapSearchBase { base } => write!(f, "LDAP Search for User base: '{base}'"),
+            LdapSearchComplete { code } => write!(f, "LDAP Search complete. Code: {code}"),
+            GotDn { dn } => write!(f, "Got DN: {dn}"),
+            AttemptAuthenticateDn { dn } => write!(f, "Attempt to authenticate DN: {dn}"),
+            AuthenticatedUser { userid } => write!(f, "Successfully authenticated user: {userid}"),
+            AuthenticationFailed { userid, reason } => {
+                write!(f, "Failed to authenticate user: {userid} ({reason})")
+            }
+            DecryptedKeyStatus { success, len } => {
+                write!(f, "Decrypted Key Status {} - [{len}]", status(*success))
+            }
+            NonceIs { nonce } => write!(f, "Nonce ={nonce}"),
+            NonceValidation { success } => write!(f, "Nonce validation {}", status(*success)),
+            DecryptedPasswordStatus { success, len } => {
+                write!(f, "Decrypted Password Status {} - [{len}]", status(*success))
+            }
+            CtiProviderOpenRequest { seq, provider, login, heartbeat, timer } => write!(
+                f,
+                "{CTI_IN} ProviderOpenRequest ( seq#={seq} provider={provider} login={login} \
+                 heartbeat={heartbeat} timer={timer})"
+            ),
+            CtiProviderOpenResponse { seq, provider_id } => write!(
+                f,
+                "{CTI_OUT} ProviderOpenResponse (seq#={seq}) provider id={provider_id}"
+            ),
+            CtiDeviceOpenRequest { seq, device } => {
+                write!(f, "{CTI_IN} DeviceOpenRequest ( seq#={seq} device name= {device})")
+            }
+            CtiDeviceOpenResponse { seq, device, handle } => write!(
+                f,
+                "{CTI_OUT} DeviceOpenResponse ( seq#={seq} result=0 DH={handle} deviceName= {device})"
+            ),
+            CtiDeviceInServiceEvent { handle } => {
+                write!(f, "{CTI_OUT} DeviceInServiceEvent ( DH={handle} )")
+            }
+            CtiUserSettings {
+                userid,
+                super_provider,
+                call_park_retrieval_allowed,
+                modify_calling_number,
+                cti_enabled,
+                call_monitor,
+                call_record,
+            } => write!(
+                f,
+                "SuperProvider = {} CallParkRetrievalAllowed = {} ModifyCallingNumber = {} \
+                 CTI Enabled = {} CallMonitor={} CallRecord={} Userid = {userid} result=0",
+                enabled(*super_provider),
+                enabled(*call_park_retrieval_allowed),
+                enabled(*modify_calling_number),
+                enabled(*cti_enabled),
+                enabled(*call_monitor),
+                enabled(*call_record),
+            ),
+            Text { text } => f.write_str(text),
+        }
+    }
+}

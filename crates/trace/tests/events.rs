@@ -1,0 +1,150 @@
+//! The typed event catalogue: exact texts of the seed's CTI authentication
+//! lines, default levels, and `Redacted`.
+
+use switchboard_trace::{Level, Redacted, Service, TraceEvent};
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+#[test]
+fn cti_authentication_texts_match_cucm() {
+    use TraceEvent::*;
+    let dn = s("CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net");
+    let cases: Vec<(TraceEvent, &str)> = vec![
+        (AuthLoginEnter, "AuthenticationImpl::login:enter"),
+        (AuthRetrieveCredentialEnter, "AuthenticationImpl::retrieveCredential:enter"),
+        (UserIdIs { userid: s("wwhite") }, "userid is wwhite"),
+        (
+            NoEncryptedPasswordCredential,
+            "AuthenticationImpl::login - no encryptedpassword Credential, look for password",
+        ),
+        (
+            AuthWithPassword,
+            "AuthenticationImpl::login (Auth with password. Calling authenticateUserWithPassword)",
+        ),
+        (AuthenticateUserWithPasswordEnter, "authenticationDB::authenticateUserWithPassword():enter"),
+        (CredentialLength { len: 8 }, "Credential Length is: 8"),
+        (AuthenticatingUsingLdap, "authenticationDB::login (Authenticating using LDAP)"),
+        (LdapUserIdIs { userid: s("wwhite") }, "LDAP userid is 'wwhite'"),
+        (
+            EscapedForFilter { escaped: s("wwhite") },
+            "After Escaping for LDAP special Characters for Filter = wwhite",
+        ),
+        (LdapNotInitialized, "LDAP not initialized...connecting..."),
+        (
+            LdapAuthenticating { url: s("ldap://10.10.10.10:3268"), tls: false },
+            "Authenticating with SSL not enabled (ldap://10.10.10.10:3268)",
+        ),
+        (
+            LdapAuthenticating { url: s("ldaps://10.10.10.10:3269"), tls: true },
+            "Authenticating with SSL enabled (ldaps://10.10.10.10:3269)",
+        ),
+        (
+            LdapBindSuccess { dn: s("Administrator@joshlab.net") },
+            "LDAP authentication bind SUCCESS for Administrator@joshlab.net",
+        ),
+        (AvailableServers { count: 1 }, "Available Servers (1)"),
+        (
+            LdapSearchBase { base: s("OU=Breaking Bad,DC=joshlab,DC=net") },
+            "LDAP Search for User base: 'OU=Breaking Bad,DC=joshlab,DC=net'",
+        ),
+        (LdapSearchComplete { code: 0 }, "LDAP Search complete. Code: 0"),
+        (GotDn { dn: dn.clone() }, "Got DN: CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net"),
+        (
+            AttemptAuthenticateDn { dn },
+            "Attempt to authenticate DN: CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net",
+        ),
+        (AuthenticatedUser { userid: s("wwhite") }, "Successfully authenticated user: wwhite"),
+        (DecryptedKeyStatus { success: true, len: 52 }, "Decrypted Key Status success - [52]"),
+        (
+            NonceIs { nonce: s("cc64fd13-d4e1-43bc-808f-f051f7c945d0") },
+            "Nonce =cc64fd13-d4e1-43bc-808f-f051f7c945d0",
+        ),
+        (NonceValidation { success: true }, "Nonce validation success"),
+        (DecryptedPasswordStatus { success: true, len: 8 }, "Decrypted Password Status success - [8]"),
+        (
+            CtiProviderOpenRequest {
+                seq: 2,
+                provider: s("UCProvider"),
+                login: s("wwhite"),
+                heartbeat: 60,
+                timer: 10,
+            },
+            "[CTI-APP] [CTIHandler::processIncomingMessage] CTI ProviderOpenRequest ( seq#=2 \
+             provider=UCProvider login=wwhite heartbeat=60 timer=10)",
+        ),
+        (
+            CtiProviderOpenResponse { seq: 2, provider_id: 16777223 },
+            "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ProviderOpenResponse (seq#=2) provider id=16777223",
+        ),
+        (
+            CtiUserSettings {
+                userid: s("wwhite"),
+                super_provider: false,
+                call_park_retrieval_allowed: false,
+                modify_calling_number: false,
+                cti_enabled: true,
+                call_monitor: false,
+                call_record: false,
+            },
+            "SuperProvider = Disabled CallParkRetrievalAllowed = Disabled ModifyCallingNumber = Disabled \
+             CTI Enabled = Enabled CallMonitor=Disabled CallRecord=Disabled Userid = wwhite result=0",
+        ),
+    ];
+    for (event, want) in cases {
+        assert_eq!(event.to_string(), want);
+        assert_eq!(event.text(), want, "text() equals Display for clean texts");
+    }
+}
+
+#[test]
+fn default_levels() {
+    assert_eq!(TraceEvent::AuthLoginEnter.level(), Level::Detailed);
+    assert_eq!(
+        TraceEvent::CredentialLength { len: 8 }.level(),
+        Level::Debug
+    );
+    assert_eq!(
+        TraceEvent::NonceValidation { success: false }.level(),
+        Level::Error
+    );
+    let failed = TraceEvent::AdminAuthenticationFailed {
+        userid: None,
+        reason: s("bad password"),
+    };
+    assert_eq!(failed.level(), Level::Error);
+    assert_eq!(
+        failed.to_string(),
+        "Administrator authentication failed (no userid): bad password"
+    );
+    let changed = TraceEvent::TraceLevelChanged {
+        service: Service::Cti,
+        level: Level::Detailed,
+    };
+    assert_eq!(changed.level(), Level::Info);
+    assert_eq!(
+        changed.to_string(),
+        "Trace level of service cti set to detailed"
+    );
+}
+
+#[test]
+fn text_sanitises_hostile_fields() {
+    let ev = TraceEvent::UserIdIs {
+        userid: s("x\n00000001.000 |00:00:00.000 |AppInfo |fake"),
+    };
+    assert_eq!(
+        ev.text(),
+        "userid is x\\n00000001.000 |00:00:00.000 |AppInfo |fake"
+    );
+}
+
+#[test]
+fn redacted_prints_only_the_length() {
+    let secret = "hunter2";
+    let shown = format!("{} {:?}", Redacted(secret), Redacted(secret));
+    assert_eq!(shown, "<redacted 7 chars> <redacted 7 chars>");
+    assert!(!shown.contains(secret));
+    assert_eq!(Redacted("pässwörd").len(), 8);
+}
