@@ -117,6 +117,63 @@ fn hex_bytes(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+type Rows = (Vec<String>, Vec<Vec<serde_json::Value>>, bool);
+
+async fn sqlite_rows(pool: &sqlx::SqlitePool, query: &str) -> Result<Rows> {
+    let mut conn = pool.acquire().await?;
+    let described = (&mut *conn).describe(query).await?;
+    let columns = described.columns().iter().map(|c| c.name().to_string()).collect();
+    let mut rows = Vec::new();
+    let mut truncated = false;
+    let mut stream = (&mut *conn).fetch(sqlx::raw_sql(query));
+    while let Some(row) = stream.try_next().await? {
+        if rows.len() == MAX_ROWS {
+            truncated = true;
+            break;
+        }
+        rows.push((0..row.len()).map(|i| sqlite_value(&row, i)).collect());
+    }
+    Ok((columns, rows, truncated))
+}
+
+async fn postgres_rows(pool: &sqlx::PgPool, query: &str) -> Result<Rows> {
+    let mut conn = pool.acquire().await?;
+    let described = (&mut *conn).describe(query).await?;
+    let columns = described.columns().iter().map(|c| c.name().to_string()).collect();
+    let mut tx = conn.begin().await?;
+    (&mut *tx)
+        .execute(sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '5s'"))
+        .await?;
+    let (rows, truncated) = postgres_fetch(&mut tx, query).await?;
+    tx.rollback().await?;
+    Ok((columns, rows, truncated))
+}
+
+/// The simple query protocol returns every value as text, whatever its type.
+async fn postgres_fetch(
+    conn: &mut sqlx::PgConnection,
+    query: &str,
+) -> Result<(Vec<Vec<serde_json::Value>>, bool)> {
+    let mut rows = Vec::new();
+    let mut stream = conn.fetch(sqlx::raw_sql(query));
+    while let Some(row) = stream.try_next().await? {
+        if rows.len() == MAX_ROWS {
+            return Ok((rows, true));
+        }
+        rows.push(
+            (0..row.len())
+                .map(|i| {
+                    row.try_get_unchecked::<Option<String>, _>(i)
+                        .ok()
+                        .flatten()
+                        .map_or(serde_json::Value::Null, serde_json::Value::from)
+                })
+                .collect(),
+        );
+    }
+    Ok((rows, false))
+}
+
 impl Store {
     /// Runs a read-only query and returns at most 1000 rows.
     pub async fn query_read_only(&self, query: &str) -> Result<SqlResult> {
@@ -124,57 +181,8 @@ impl Store {
         check_read_only(query, postgres)?;
         let run = async {
             match &self.pool {
-                Pool::Sqlite { ro, .. } => {
-                    let mut conn = ro.acquire().await?;
-                    let described = conn.describe(query).await?;
-                    let columns: Vec<String> =
-                        described.columns().iter().map(|c| c.name().to_string()).collect();
-                    let mut rows = Vec::new();
-                    let mut stream = sqlx::raw_sql(query).fetch(&mut *conn);
-                    let mut truncated = false;
-                    while let Some(row) = stream.try_next().await? {
-                        if rows.len() == MAX_ROWS {
-                            truncated = true;
-                            break;
-                        }
-                        rows.push((0..row.len()).map(|i| sqlite_value(&row, i)).collect());
-                    }
-                    Ok::<_, StoreError>((columns, rows, truncated))
-                }
-                Pool::Postgres(pool) => {
-                    let mut conn = pool.acquire().await?;
-                    let described = conn.describe(query).await?;
-                    let columns: Vec<String> =
-                        described.columns().iter().map(|c| c.name().to_string()).collect();
-                    let mut tx = conn.begin().await?;
-                    sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '5s'")
-                        .execute(&mut *tx)
-                        .await?;
-                    let mut rows = Vec::new();
-                    let mut truncated = false;
-                    {
-                        // The simple query protocol returns every value as text.
-                        let mut stream = sqlx::raw_sql(query).fetch(&mut *tx);
-                        while let Some(row) = stream.try_next().await? {
-                            if rows.len() == MAX_ROWS {
-                                truncated = true;
-                                break;
-                            }
-                            rows.push(
-                                (0..row.len())
-                                    .map(|i| {
-                                        row.try_get_unchecked::<Option<String>, _>(i)
-                                            .ok()
-                                            .flatten()
-                                            .map_or(serde_json::Value::Null, serde_json::Value::from)
-                                    })
-                                    .collect(),
-                            );
-                        }
-                    }
-                    tx.rollback().await?;
-                    Ok((columns, rows, truncated))
-                }
+                Pool::Sqlite { ro, .. } => sqlite_rows(ro, query).await,
+                Pool::Postgres(pool) => postgres_rows(pool, query).await,
             }
         };
         let (columns, mut rows, truncated) = match tokio::time::timeout(TIMEOUT, run).await {
@@ -216,4 +224,12 @@ mod tests {
             assert!(check_read_only(bad, true).is_err(), "{bad}");
         }
     }
+}
+
+/// Compile-time guard: HTTP handlers need this future to be `Send` (sqlx's executor
+/// lifetimes make that easy to lose).
+#[allow(dead_code)]
+fn assert_send(store: &Store) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(store.query_read_only("select 1"));
 }

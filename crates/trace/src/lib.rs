@@ -54,4 +54,4 @@ pub use tracer::{local_offset, Tracer};
 pub use writer::QUEUE_CAPACITY;
 
 /// Re-export of the `time` crate's `Time` used in [`TraceLine::time`].
-pub use time::Time;
+pub use time::{Time, UtcOffset};

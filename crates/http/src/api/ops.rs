@@ -1,0 +1,128 @@
+//! Operations: `/api/sql` (read-only queries, the seed's `run sql`), `/api/ports` (the seed's
+//! `show open ports`), `/api/trace/levels`, `/api/audit` and the unauthenticated
+//! `/api/health`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use switchboard_store::model::{AuditEntry, Node, SqlResult};
+use switchboard_trace::{Level, Service, TraceEvent};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Actor, ApiJson};
+use crate::{ApiState, ListenerInfo};
+
+/// A read-only query.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlRequest {
+    pub query: String,
+}
+
+/// Runs one SELECT on the store, read-only; secret columns come back as `<redacted>`.
+#[utoipa::path(post, path = "/api/sql", tag = "operations", request_body = SqlRequest,
+    responses((status = 200, body = SqlResult), (status = 400, body = ErrorBody)))]
+pub async fn sql(
+    State(s): State<Arc<ApiState>>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(req): ApiJson<SqlRequest>,
+) -> ApiResult<Json<SqlResult>> {
+    let result = s.store.query_read_only(&req.query).await?;
+    s.tracer.emit_default(Service::Api, &TraceEvent::SqlQueryRun { actor: actor.0, rows: result.rows.len() as u64 });
+    Ok(Json(result))
+}
+
+/// What the node listens on, and every node's configured ports.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PortsReport {
+    pub node: String,
+    pub listeners: Vec<ListenerInfo>,
+    pub nodes: Vec<Node>,
+}
+
+/// The sockets this node listens on (`show open ports`) and the cluster's configured ports.
+#[utoipa::path(get, path = "/api/ports", tag = "operations", responses((status = 200, body = PortsReport)))]
+pub async fn ports(State(s): State<Arc<ApiState>>) -> ApiResult<Json<PortsReport>> {
+    let listeners = s.listeners.read().map(|l| l.clone()).unwrap_or_default();
+    Ok(Json(PortsReport { node: s.node_name.clone(), listeners, nodes: s.store.list_nodes().await? }))
+}
+
+/// The trace level of one service.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceLevelEntry {
+    pub service: String,
+    pub level: String,
+}
+
+/// A new trace level.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TraceLevelChange {
+    /// error, info, debug or detailed.
+    pub level: String,
+}
+
+/// The trace level of every service on this node.
+#[utoipa::path(get, path = "/api/trace/levels", tag = "operations", responses((status = 200, body = [TraceLevelEntry])))]
+pub async fn trace_levels(State(s): State<Arc<ApiState>>) -> Json<Vec<TraceLevelEntry>> {
+    Json(
+        s.tracer
+            .levels()
+            .into_iter()
+            .map(|(service, level)| TraceLevelEntry { service: service.as_str().into(), level: level.to_string() })
+            .collect(),
+    )
+}
+
+/// Sets the trace level of a service, at once and across restarts.
+#[utoipa::path(put, path = "/api/trace/levels/{service}", tag = "operations", request_body = TraceLevelChange,
+    responses((status = 200, body = TraceLevelEntry), (status = 422, body = ErrorBody)))]
+pub async fn set_trace_level(
+    State(s): State<Arc<ApiState>>,
+    Extension(actor): Extension<Actor>,
+    Path(service): Path<String>,
+    ApiJson(change): ApiJson<TraceLevelChange>,
+) -> ApiResult<Json<TraceLevelEntry>> {
+    let service: Service = service.parse().map_err(|e| ApiError::invalid("service", format!("{e}")))?;
+    let level: Level = change.level.parse().map_err(|e| ApiError::invalid("level", format!("{e}")))?;
+    s.store.set_trace_level(&actor.0, &s.node_name, service.as_str(), &level.to_string()).await?;
+    s.tracer.set_level(service, level);
+    s.tracer.emit_default(Service::Node, &TraceEvent::TraceLevelChanged { service, level });
+    Ok(Json(TraceLevelEntry { service: service.as_str().into(), level: level.to_string() }))
+}
+
+/// How many audit entries to return.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    pub limit: Option<u32>,
+}
+
+/// The newest audit entries, newest first.
+#[utoipa::path(get, path = "/api/audit", tag = "operations", params(AuditQuery),
+    responses((status = 200, body = [AuditEntry])))]
+pub async fn audit(State(s): State<Arc<ApiState>>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEntry>>> {
+    Ok(Json(s.store.list_audit(q.limit.unwrap_or(50)).await?))
+}
+
+/// The node is up.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub node: String,
+    pub version: String,
+    pub store: String,
+}
+
+/// Liveness (no authentication).
+#[utoipa::path(get, path = "/api/health", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn health(State(s): State<Arc<ApiState>>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        node: s.node_name.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        store: s.store.backend().into(),
+    })
+}

@@ -1,0 +1,194 @@
+//! A Switchboard node as a library: configuration, first-start bootstrap and the wiring of the
+//! services. The binary boots it, and so do the integration tests (in-process, ephemeral
+//! ports).
+
+pub mod bootstrap;
+pub mod config;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use switchboard_auth::secretbox::SecretKey;
+use switchboard_http::ApiState;
+use switchboard_pki::CertDir;
+use switchboard_store::{Store, StoreConfig};
+use switchboard_trace::{Level, Service, TraceConfig, TraceEvent, Tracer};
+use tokio::sync::watch;
+
+pub use bootstrap::BootstrapReport;
+pub use config::{Backend, NodeConfig};
+pub use switchboard_trace::{local_offset, UtcOffset};
+
+/// Options of `switchboard serve` beyond the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Seed the seed's lab (user wwhite and his devices).
+    pub demo: bool,
+    /// The local UTC offset for trace timestamps, read before any thread started.
+    pub utc_offset: Option<switchboard_trace::UtcOffset>,
+}
+
+/// The store's cryptography, from the auth crate and the node's secret key.
+struct NodeCrypto(SecretKey);
+
+impl switchboard_store::Crypto for NodeCrypto {
+    fn hash_password(&self, password: &str) -> String {
+        switchboard_auth::password::hash(password).unwrap_or_default()
+    }
+    fn seal(&self, secret: &str) -> String {
+        self.0.encrypt(secret)
+    }
+    fn unseal(&self, sealed: &str) -> Option<String> {
+        self.0.decrypt(sealed).ok()
+    }
+}
+
+/// A running node.
+pub struct RunningNode {
+    pub state: Arc<ApiState>,
+    pub https_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub report: BootstrapReport,
+    shutdown: watch::Sender<bool>,
+    https: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The URL a client on this machine reaches `addr` at.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    format!("https://{ip}:{}", addr.port())
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Starts a node: opens (creating) its data directory and database, bootstraps what is missing,
+/// and starts its listeners.
+pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<RunningNode> {
+    config.check()?;
+    let data_dir = config.data_dir.clone();
+    create_private_dir(&data_dir)?;
+    let node_name = config.node_name();
+    let tracer = {
+        let trace_config = TraceConfig {
+            dir: data_dir.join("traces"),
+            max_file_bytes: config.trace.max_file_bytes,
+            max_files: config.trace.max_files,
+        };
+        match options.utc_offset {
+            Some(offset) => Tracer::open_with_offset(trace_config, offset),
+            None => Tracer::open(trace_config),
+        }
+        .context("cannot open the trace directory")?
+    };
+    tracer.emit_default(
+        Service::Node,
+        &TraceEvent::NodeStarting { node: node_name.clone(), version: env!("CARGO_PKG_VERSION").into() },
+    );
+
+    let key = SecretKey::load_or_create(&data_dir.join("secret.key")).context("cannot load the node's secret key")?;
+    let store_config = match config.store.backend {
+        Backend::Sqlite => StoreConfig::Sqlite { path: data_dir.join("switchboard.db") },
+        Backend::Postgres => StoreConfig::Postgres { url: config.store.url.clone().unwrap_or_default() },
+    };
+    let store = Store::open(&store_config, Arc::new(NodeCrypto(key)))
+        .await
+        .context("cannot open the database")?;
+    store.ensure_param_defaults().await?;
+    let node = bootstrap::register_node(&store, &node_name, &config.advertise()).await?;
+    for (service, level) in store.trace_levels(&node_name).await? {
+        if let (Ok(service), Ok(level)) = (service.parse::<Service>(), level.parse::<Level>()) {
+            tracer.set_level(service, level);
+        }
+    }
+
+    let mut report = BootstrapReport::default();
+    bootstrap::ensure_admin(&store, &data_dir, &mut report).await?;
+    if options.demo {
+        bootstrap::seed_demo(&store, &data_dir, &mut report).await?;
+    }
+
+    let certs = CertDir::new(data_dir.join("certs"));
+    let mut extra_sans = vec![node.address.clone()];
+    let host = gethostname::gethostname().to_string_lossy().to_string();
+    if !host.is_empty() && host != node_name {
+        extra_sans.push(host);
+    }
+    let (identity, created) = certs
+        .load_or_generate_tomcat(&node_name, &extra_sans)
+        .context("cannot load or create the node's certificate")?;
+    if created {
+        let info = identity.info();
+        tracer.emit_default(
+            Service::Node,
+            &TraceEvent::CertificateGenerated { subject: info.subject, fingerprint: info.sha256_fingerprint },
+        );
+    }
+    let trust: Vec<String> = store.list_trust().await?.into_iter().map(|t| t.pem).collect();
+
+    let state = Arc::new(ApiState {
+        store,
+        tracer,
+        node_name,
+        certs,
+        extra_sans,
+        identity: watch::Sender::new(Arc::new(identity)),
+        trust: watch::Sender::new(Arc::new(trust)),
+        listeners: Arc::new(RwLock::new(Vec::new())),
+    });
+
+    let https_addr = config
+        .listen
+        .https
+        .unwrap_or_else(|| SocketAddr::new(config.listen.address, node.ports.https as u16));
+    let listener = std::net::TcpListener::bind(https_addr)
+        .with_context(|| format!("cannot listen for HTTPS on {https_addr}"))?;
+    let https_addr = listener.local_addr()?;
+    state.add_listener("https", "tcp", https_addr);
+    std::fs::write(data_dir.join("node.url"), format!("{}\n", local_url(https_addr)))?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let https = {
+        let mut rx = shutdown_rx.clone();
+        tokio::spawn(switchboard_http::serve_https(listener, state.clone(), async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }))
+    };
+    Ok(RunningNode { state, https_addr, data_dir, report, shutdown, https })
+}
+
+impl RunningNode {
+    /// The URL of the HTTPS API, as the CLI reaches it.
+    pub fn api_url(&self) -> String {
+        local_url(self.https_addr)
+    }
+
+    /// Stops the listeners (letting requests in flight finish), flushes traces, closes the
+    /// database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        let served = self.https.await;
+        self.state
+            .tracer
+            .emit_default(Service::Node, &TraceEvent::NodeStopping { node: self.state.node_name.clone() });
+        self.state.tracer.flush();
+        self.state.store.close().await;
+        let _ = std::fs::remove_file(self.data_dir.join("node.url"));
+        served??;
+        Ok(())
+    }
+}

@@ -1,0 +1,102 @@
+//! `switchboard serve`: runs a node until SIGINT/SIGTERM, printing once what first start
+//! created (the administrator's password, the demo lab's credentials).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use switchboard_server::{Backend, NodeConfig, StartOptions};
+
+/// Options of `switchboard serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration file (strict: unknown keys are errors). Without it, defaults:
+    /// ./switchboard-data, SQLite, the host name as node name.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Seed the seed documents' lab: user wwhite, deskphone SEP001794625DE5, softphone CSFwwhite.
+    #[arg(long)]
+    pub demo: bool,
+    /// The node's name (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Address every service binds to (default 0.0.0.0).
+    #[arg(long)]
+    pub listen: Option<IpAddr>,
+    /// HTTPS socket, overriding the node's configured port (e.g. 127.0.0.1:0 for tests).
+    #[arg(long)]
+    pub https: Option<SocketAddr>,
+    /// Use PostgreSQL at this URL instead of the embedded SQLite.
+    #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<String>,
+}
+
+/// Runs the node until a termination signal.
+pub async fn run(args: ServeArgs, data_dir: Option<PathBuf>, utc_offset: Option<switchboard_server::UtcOffset>) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => NodeConfig::from_file(path)?,
+        None => NodeConfig::default(),
+    };
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(name) = args.node_name {
+        config.node_name = Some(name);
+    }
+    if let Some(address) = args.listen {
+        config.listen.address = address;
+    }
+    if let Some(https) = args.https {
+        config.listen.https = Some(https);
+    }
+    if let Some(url) = args.store_url {
+        config.store.backend = Backend::Postgres;
+        config.store.url = Some(url);
+    }
+    let backend = match config.store.backend {
+        Backend::Sqlite => format!("SQLite {}", config.data_dir.join("switchboard.db").display()),
+        Backend::Postgres => "PostgreSQL".to_string(),
+    };
+    let node = switchboard_server::start(config, StartOptions { demo: args.demo, utc_offset }).await?;
+    let dir = node.data_dir.display();
+    println!("Switchboard node {} started ({backend})", node.state.node_name);
+    println!("HTTPS API: {}  (certificate {dir}/certs/tomcat.pem)", node.api_url());
+    if let Some(password) = &node.report.admin_password {
+        println!("Administrator account created: user 'admin', password '{password}' (shown only now).");
+    }
+    println!("The CLI on this machine reaches the node through {dir} (admin token in {dir}/admin.token).");
+    if let Some((path, credentials)) = &node.report.demo_credentials {
+        println!("Demo lab created (user wwhite is CTI enabled and controls SEP001794625DE5):");
+        for (id, password) in credentials {
+            println!("  {id} {password}");
+        }
+        println!("  (saved in {})", path.display());
+    } else if node.report.demo_already_present {
+        println!("Demo lab already present; its credentials are in {dir}/demo-credentials.txt");
+    }
+    println!("Press Ctrl-C to stop.");
+    wait_for_signal().await;
+    println!("Stopping...");
+    node.shutdown().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
