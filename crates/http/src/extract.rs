@@ -74,11 +74,12 @@ fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     }
     let message = inner.to_string();
     let path = e.path().to_string();
-    let named = quoted_field(&message, "unknown field `").or_else(|| quoted_field(&message, "missing field `"));
-    let field = match (path.as_str(), named) {
-        (".", Some(name)) => name.to_string(),
-        (_, Some(name)) => format!("{path}.{name}"),
-        _ => path,
+    // serde_path_to_error's path already ends with an unknown field's name, but stops at the
+    // parent of a missing one.
+    let field = match quoted_field(&message, "missing field `") {
+        Some(name) if path == "." => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None => path,
     };
     ApiError::invalid(field, message)
 }
