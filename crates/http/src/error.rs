@@ -60,9 +60,13 @@ impl From<StoreError> for ApiError {
         let message = e.to_string();
         match e {
             StoreError::Invalid { field, .. } => ApiError::invalid(field, message),
-            StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            StoreError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+            }
             StoreError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::Query(_) => ApiError::new(StatusCode::BAD_REQUEST, "query_refused", message),
+            StoreError::Query(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "query_refused", message)
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal("the database failed; see the node's log")
@@ -84,7 +88,9 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer realm=\"switchboard\", Basic realm=\"switchboard\""),
+                axum::http::HeaderValue::from_static(
+                    "Bearer realm=\"switchboard\", Basic realm=\"switchboard\"",
+                ),
             );
         }
         response

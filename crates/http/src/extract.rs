@@ -59,7 +59,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn bad_json(e: &serde_json::Error) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_json", format!("the body is not valid JSON: {e}"))
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_json",
+        format!("the body is not valid JSON: {e}"),
+    )
 }
 
 /// The name of the field a serde message quotes after `prefix`, e.g. "unknown field `x`".
@@ -119,7 +123,10 @@ pub async fn require_admin(
         Err((userid, reason)) => {
             state.tracer.emit_default(
                 Service::Api,
-                &TraceEvent::AdminAuthenticationFailed { userid, reason: reason.clone() },
+                &TraceEvent::AdminAuthenticationFailed {
+                    userid,
+                    reason: reason.clone(),
+                },
             );
             Err(ApiError::unauthorized(format!(
                 "authentication required ({reason}): send an admin token as 'Authorization: Bearer <token>' or admin credentials as HTTP Basic"
@@ -156,9 +163,11 @@ async fn authenticate(state: &ApiState, header: &str) -> AuthOutcome {
         };
         let password = password.to_string();
         let ok = match hash {
-            Some(hash) => tokio::task::spawn_blocking(move || switchboard_auth::password::verify(&password, &hash))
-                .await
-                .unwrap_or(false),
+            Some(hash) => tokio::task::spawn_blocking(move || {
+                switchboard_auth::password::verify(&password, &hash)
+            })
+            .await
+            .unwrap_or(false),
             None => false,
         };
         return if ok {

@@ -54,7 +54,13 @@ pub struct ApiState {
 
 impl ApiState {
     /// Traces a configuration change (the audit log is written by the store).
-    pub fn changed(&self, actor: &extract::Actor, action: &str, object_type: &str, object_id: &str) {
+    pub fn changed(
+        &self,
+        actor: &extract::Actor,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+    ) {
         self.tracer.emit_default(
             Service::Api,
             &TraceEvent::ConfigChanged {
@@ -68,7 +74,13 @@ impl ApiState {
 
     /// Reads the trust store again and tells the TLS listeners.
     pub async fn reload_trust(&self) -> Result<(), switchboard_store::StoreError> {
-        let pems = self.store.list_trust().await?.into_iter().map(|t| t.pem).collect();
+        let pems = self
+            .store
+            .list_trust()
+            .await?
+            .into_iter()
+            .map(|t| t.pem)
+            .collect();
         self.trust.send_replace(Arc::new(pems));
         Ok(())
     }
@@ -76,11 +88,19 @@ impl ApiState {
     /// Records a listening socket.
     pub fn add_listener(&self, service: &str, transport: &str, addr: SocketAddr) {
         if let Ok(mut l) = self.listeners.write() {
-            l.push(ListenerInfo { service: service.into(), transport: transport.into(), address: addr.to_string() });
+            l.push(ListenerInfo {
+                service: service.into(),
+                transport: transport.into(),
+                address: addr.to_string(),
+            });
         }
         self.tracer.emit_default(
             Service::Node,
-            &TraceEvent::ListenerBound { service_name: service.into(), transport: transport.into(), addr },
+            &TraceEvent::ListenerBound {
+                service_name: service.into(),
+                transport: transport.into(),
+                addr,
+            },
         );
     }
 }
@@ -88,16 +108,29 @@ impl ApiState {
 /// The whole HTTPS application: the authenticated API plus the open health and OpenAPI routes.
 pub fn router(state: Arc<ApiState>) -> Router {
     let (api, _) = openapi::api_router().split_for_parts();
-    let api = api.layer(axum::middleware::from_fn_with_state(state.clone(), extract::require_admin));
+    let api = api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        extract::require_admin,
+    ));
     let open = Router::new()
         .route("/api/health", axum::routing::get(api::ops::health))
-        .route("/api/openapi.json", axum::routing::get(|| async { axum::Json(openapi()) }));
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(|| async { axum::Json(openapi()) }),
+        );
     open.merge(api)
         .fallback(|| async {
-            error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/openapi.json")
+            error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see /api/openapi.json",
+            )
         })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(state)
 }
 
@@ -123,7 +156,10 @@ pub async fn serve_https(
                         let info = identity.info();
                         tracer.emit_default(
                             Service::Node,
-                            &TraceEvent::CertificateReloaded { subject: info.subject, fingerprint: info.sha256_fingerprint },
+                            &TraceEvent::CertificateReloaded {
+                                subject: info.subject,
+                                fingerprint: info.sha256_fingerprint,
+                            },
                         );
                     }
                     Err(e) => tracing::error!(error = %e, "could not load the new certificate"),

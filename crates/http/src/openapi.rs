@@ -26,8 +26,14 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-        components.add_security_scheme("basic", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()));
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }
 
@@ -39,14 +45,30 @@ pub(crate) fn api_router() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(devices::list, devices::create))
         .routes(routes!(devices::get, devices::update, devices::delete))
         .routes(routes!(devices::list_lines, devices::create_line))
-        .routes(routes!(devices::get_line, devices::update_line, devices::delete_line))
+        .routes(routes!(
+            devices::get_line,
+            devices::update_line,
+            devices::delete_line
+        ))
         .routes(routes!(cluster::list_profiles, cluster::create_profile))
-        .routes(routes!(cluster::get_profile, cluster::replace_profile, cluster::update_profile, cluster::delete_profile))
+        .routes(routes!(
+            cluster::get_profile,
+            cluster::replace_profile,
+            cluster::update_profile,
+            cluster::delete_profile
+        ))
         .routes(routes!(cluster::list_nodes, cluster::create_node))
-        .routes(routes!(cluster::get_node, cluster::update_node, cluster::delete_node))
+        .routes(routes!(
+            cluster::get_node,
+            cluster::update_node,
+            cluster::delete_node
+        ))
         .routes(routes!(cluster::list_params))
         .routes(routes!(cluster::get_param, cluster::set_param))
-        .routes(routes!(cluster::get_sip_oauth_mode, cluster::set_sip_oauth_mode))
+        .routes(routes!(
+            cluster::get_sip_oauth_mode,
+            cluster::set_sip_oauth_mode
+        ))
         .routes(routes!(cluster::get_ldap, cluster::update_ldap))
         .routes(routes!(cluster::list_expressways, cluster::put_expressway))
         .routes(routes!(cluster::get_expressway, cluster::delete_expressway))

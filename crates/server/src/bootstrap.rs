@@ -35,7 +35,9 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let mut file = options
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -59,10 +61,16 @@ pub async fn register_node(store: &Store, name: &str, address: &str) -> anyhow::
 }
 
 /// Creates the first administrator when there is none, and the CLI's token file when missing.
-pub async fn ensure_admin(store: &Store, data_dir: &Path, report: &mut BootstrapReport) -> anyhow::Result<()> {
+pub async fn ensure_admin(
+    store: &Store,
+    data_dir: &Path,
+    report: &mut BootstrapReport,
+) -> anyhow::Result<()> {
     if store.admin_count().await? == 0 {
         let password = switchboard_auth::password::generate(20);
-        store.create_admin(BOOTSTRAP_ACTOR, ADMIN_USER, &password).await?;
+        store
+            .create_admin(BOOTSTRAP_ACTOR, ADMIN_USER, &password)
+            .await?;
         report.admin_password = Some(password);
     }
     let token_file = data_dir.join("admin.token");
@@ -70,7 +78,12 @@ pub async fn ensure_admin(store: &Store, data_dir: &Path, report: &mut Bootstrap
         let token = switchboard_auth::token::generate();
         let hash = switchboard_auth::token::hash(&token);
         store
-            .add_admin_token(BOOTSTRAP_ACTOR, ADMIN_USER, &hash, "local CLI token of this node")
+            .add_admin_token(
+                BOOTSTRAP_ACTOR,
+                ADMIN_USER,
+                &hash,
+                "local CLI token of this node",
+            )
             .await?;
         write_private(&token_file, &format!("{token}\n"))?;
     }
@@ -86,7 +99,11 @@ const DESKPHONE_PROFILE: &str = "Cisco 8841 - Standard SIP Digest Profile";
 
 /// Seeds the seed's lab unless it is there already; credentials go to
 /// `<data-dir>/demo-credentials.txt` (0600, `userid password` per line).
-pub async fn seed_demo(store: &Store, data_dir: &Path, report: &mut BootstrapReport) -> anyhow::Result<()> {
+pub async fn seed_demo(
+    store: &Store,
+    data_dir: &Path,
+    report: &mut BootstrapReport,
+) -> anyhow::Result<()> {
     if store.get_user(DEMO_USER).await.is_ok() {
         report.demo_already_present = true;
         return Ok(());
@@ -125,7 +142,14 @@ pub async fn seed_demo(store: &Store, data_dir: &Path, report: &mut BootstrapRep
         )
         .await?;
     store
-        .create_line(actor, &Line { dn: "1001".into(), description: "Walter White".into(), alerting_name: "Walter White".into() })
+        .create_line(
+            actor,
+            &Line {
+                dn: "1001".into(),
+                description: "Walter White".into(),
+                alerting_name: "Walter White".into(),
+            },
+        )
         .await?;
     let user_password = switchboard_auth::password::generate(16);
     let digest_password = switchboard_auth::password::generate(16);
@@ -137,11 +161,17 @@ pub async fn seed_demo(store: &Store, data_dir: &Path, report: &mut BootstrapRep
                 display_name: "Walter White".into(),
                 password: Some(user_password.clone()),
                 cti_enabled: true,
-                ..UserNew { enabled: true, ..Default::default() }
+                ..UserNew {
+                    enabled: true,
+                    ..Default::default()
+                }
             },
         )
         .await?;
-    let line = vec![LineAppearance { index: 1, dn: "1001".into() }];
+    let line = vec![LineAppearance {
+        index: 1,
+        dn: "1001".into(),
+    }];
     store
         .create_device(
             actor,
@@ -178,12 +208,21 @@ pub async fn seed_demo(store: &Store, data_dir: &Path, report: &mut BootstrapRep
         .update_user(
             actor,
             DEMO_USER,
-            &UserPatch { controlled_devices: Some(vec![DEMO_DESKPHONE.into()]), ..Default::default() },
+            &UserPatch {
+                controlled_devices: Some(vec![DEMO_DESKPHONE.into()]),
+                ..Default::default()
+            },
         )
         .await?;
-    let credentials = vec![(DEMO_USER.to_string(), user_password), (DEMO_DESKPHONE.to_string(), digest_password)];
+    let credentials = vec![
+        (DEMO_USER.to_string(), user_password),
+        (DEMO_DESKPHONE.to_string(), digest_password),
+    ];
     let path = data_dir.join("demo-credentials.txt");
-    let text: String = credentials.iter().map(|(id, pw)| format!("{id} {pw}\n")).collect();
+    let text: String = credentials
+        .iter()
+        .map(|(id, pw)| format!("{id} {pw}\n"))
+        .collect();
     write_private(&path, &text)?;
     report.demo_credentials = Some((path, credentials));
     Ok(())

@@ -97,13 +97,21 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
     };
     tracer.emit_default(
         Service::Node,
-        &TraceEvent::NodeStarting { node: node_name.clone(), version: env!("CARGO_PKG_VERSION").into() },
+        &TraceEvent::NodeStarting {
+            node: node_name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
     );
 
-    let key = SecretKey::load_or_create(&data_dir.join("secret.key")).context("cannot load the node's secret key")?;
+    let key = SecretKey::load_or_create(data_dir.join("secret.key"))
+        .context("cannot load the node's secret key")?;
     let store_config = match config.store.backend {
-        Backend::Sqlite => StoreConfig::Sqlite { path: data_dir.join("switchboard.db") },
-        Backend::Postgres => StoreConfig::Postgres { url: config.store.url.clone().unwrap_or_default() },
+        Backend::Sqlite => StoreConfig::Sqlite {
+            path: data_dir.join("switchboard.db"),
+        },
+        Backend::Postgres => StoreConfig::Postgres {
+            url: config.store.url.clone().unwrap_or_default(),
+        },
     };
     let store = Store::open(&store_config, Arc::new(NodeCrypto(key)))
         .await
@@ -135,10 +143,18 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         let info = identity.info();
         tracer.emit_default(
             Service::Node,
-            &TraceEvent::CertificateGenerated { subject: info.subject, fingerprint: info.sha256_fingerprint },
+            &TraceEvent::CertificateGenerated {
+                subject: info.subject,
+                fingerprint: info.sha256_fingerprint,
+            },
         );
     }
-    let trust: Vec<String> = store.list_trust().await?.into_iter().map(|t| t.pem).collect();
+    let trust: Vec<String> = store
+        .list_trust()
+        .await?
+        .into_iter()
+        .map(|t| t.pem)
+        .collect();
 
     let state = Arc::new(ApiState {
         store,
@@ -159,16 +175,30 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         .with_context(|| format!("cannot listen for HTTPS on {https_addr}"))?;
     let https_addr = listener.local_addr()?;
     state.add_listener("https", "tcp", https_addr);
-    std::fs::write(data_dir.join("node.url"), format!("{}\n", local_url(https_addr)))?;
+    std::fs::write(
+        data_dir.join("node.url"),
+        format!("{}\n", local_url(https_addr)),
+    )?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let https = {
         let mut rx = shutdown_rx.clone();
-        tokio::spawn(switchboard_http::serve_https(listener, state.clone(), async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }))
+        tokio::spawn(switchboard_http::serve_https(
+            listener,
+            state.clone(),
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
     };
-    Ok(RunningNode { state, https_addr, data_dir, report, shutdown, https })
+    Ok(RunningNode {
+        state,
+        https_addr,
+        data_dir,
+        report,
+        shutdown,
+        https,
+    })
 }
 
 impl RunningNode {
@@ -182,9 +212,12 @@ impl RunningNode {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         let served = self.https.await;
-        self.state
-            .tracer
-            .emit_default(Service::Node, &TraceEvent::NodeStopping { node: self.state.node_name.clone() });
+        self.state.tracer.emit_default(
+            Service::Node,
+            &TraceEvent::NodeStopping {
+                node: self.state.node_name.clone(),
+            },
+        );
         self.state.tracer.flush();
         self.state.store.close().await;
         let _ = std::fs::remove_file(self.data_dir.join("node.url"));

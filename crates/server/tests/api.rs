@@ -25,37 +25,76 @@ fn client_trusting(cert_pem: &str) -> reqwest::Client {
 }
 
 async fn boot_in(dir: &Path, backend: &str, pg_url: Option<String>, demo: bool) -> RunningNode {
-    let mut config = NodeConfig { data_dir: dir.to_path_buf(), node_name: Some("ucm1".into()), ..Default::default() };
+    let mut config = NodeConfig {
+        data_dir: dir.to_path_buf(),
+        node_name: Some("ucm1".into()),
+        ..Default::default()
+    };
     config.listen.https = Some("127.0.0.1:0".parse().unwrap());
     if backend == "postgres" {
         config.store.backend = Backend::Postgres;
         config.store.url = pg_url;
     }
-    switchboard_server::start(config, StartOptions { demo, utc_offset: None }).await.unwrap()
+    switchboard_server::start(
+        config,
+        StartOptions {
+            demo,
+            utc_offset: None,
+        },
+    )
+    .await
+    .unwrap()
 }
 
 async fn boot(backend: &str) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
-    let pg_url = if backend == "postgres" { Some(switchboard_store::testing::fresh_postgres().await) } else { None };
+    let pg_url = if backend == "postgres" {
+        Some(switchboard_store::testing::fresh_postgres().await)
+    } else {
+        None
+    };
     let node = boot_in(dir.path(), backend, pg_url, true).await;
     let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
-    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap().trim().to_string();
-    TestNode { node, client: client_trusting(&cert), token, _dir: dir }
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    TestNode {
+        node,
+        client: client_trusting(&cert),
+        token,
+        _dir: dir,
+    }
 }
 
 impl TestNode {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.node.api_url())
     }
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(&self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
     }
     async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, path, None).await;
@@ -110,14 +149,43 @@ async fn authentication_is_required(backend: &str) {
     assert!(anonymous.headers().get("www-authenticate").is_some());
     let body: Value = anonymous.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized");
-    for path in ["/api/devices", "/api/sql", "/api/certs", "/api/params/ClusterSIPOAuthMode"] {
-        let status = t.client.get(t.url(path)).bearer_auth("sbt_not-a-token").send().await.unwrap().status();
+    for path in [
+        "/api/devices",
+        "/api/sql",
+        "/api/certs",
+        "/api/params/ClusterSIPOAuthMode",
+    ] {
+        let status = t
+            .client
+            .get(t.url(path))
+            .bearer_auth("sbt_not-a-token")
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    let password = t.node.report.admin_password.clone().expect("first start creates the admin");
-    let ok = t.client.get(t.url("/api/users")).basic_auth("admin", Some(&password)).send().await.unwrap();
+    let password = t
+        .node
+        .report
+        .admin_password
+        .clone()
+        .expect("first start creates the admin");
+    let ok = t
+        .client
+        .get(t.url("/api/users"))
+        .basic_auth("admin", Some(&password))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
-    let wrong = t.client.get(t.url("/api/users")).basic_auth("admin", Some("guess")).send().await.unwrap();
+    let wrong = t
+        .client
+        .get(t.url("/api/users"))
+        .basic_auth("admin", Some("guess"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
     let unknown = t.client.get(t.url("/api/nosuch")).send().await.unwrap();
@@ -125,11 +193,37 @@ async fn authentication_is_required(backend: &str) {
     assert_eq!(unknown.json::<Value>().await.unwrap()["error"], "not_found");
 
     // Open routes: health and the OpenAPI document.
-    let health: Value = t.client.get(t.url("/api/health")).send().await.unwrap().json().await.unwrap();
-    assert_eq!((health["status"].as_str(), health["store"].as_str()), (Some("ok"), Some(backend)));
-    let doc: Value = t.client.get(t.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let health: Value = t
+        .client
+        .get(t.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (health["status"].as_str(), health["store"].as_str()),
+        (Some("ok"), Some(backend))
+    );
+    let doc: Value = t
+        .client
+        .get(t.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/users/{userid}", "/api/sip-oauth-mode", "/api/expressway", "/api/certs/tomcat/regenerate", "/api/sql", "/api/ports"] {
+    for path in [
+        "/api/users/{userid}",
+        "/api/sip-oauth-mode",
+        "/api/expressway",
+        "/api/certs/tomcat/regenerate",
+        "/api/sql",
+        "/api/ports",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
     t.node.shutdown().await.unwrap();
@@ -141,24 +235,47 @@ async fn demo_lab_and_seed_verification(backend: &str) {
     assert_eq!(user["cti_enabled"], true);
     assert_eq!(user["controlled_devices"], json!(["SEP001794625DE5"]));
     let softphone = t.get("/api/devices/CSFwwhite").await;
-    let profile = t.get(&format!("/api/profiles/{}", softphone["security_profile"].as_str().unwrap())).await;
-    assert_eq!((profile["oauth_auth"].as_bool(), profile["digest_auth"].as_bool()), (Some(true), Some(false)));
+    let profile = t
+        .get(&format!(
+            "/api/profiles/{}",
+            softphone["security_profile"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (
+            profile["oauth_auth"].as_bool(),
+            profile["digest_auth"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
     let deskphone = t.get("/api/devices/SEP001794625DE5").await;
     assert_eq!(deskphone["has_digest_password"], true);
     let creds = std::fs::read_to_string(t.node.data_dir.join("demo-credentials.txt")).unwrap();
-    let ids: Vec<&str> = creds.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    let ids: Vec<&str> = creds
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
     assert_eq!(ids, vec!["wwhite", "SEP001794625DE5"]);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         for file in ["demo-credentials.txt", "admin.token"] {
-            let mode = std::fs::metadata(t.node.data_dir.join(file)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(t.node.data_dir.join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
     }
 
     // The seed's verification: enable SIP OAuth mode, read it back with SQL.
-    let (status, body) = t.call(reqwest::Method::PUT, "/api/sip-oauth-mode", Some(json!({"enabled": true}))).await;
+    let (status, body) = t
+        .call(
+            reqwest::Method::PUT,
+            "/api/sip-oauth-mode",
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!((status, body), (StatusCode::OK, json!({"enabled": true})));
     let q = json!({"query": "select paramvalue from processconfig where paramname = 'ClusterSIPOAuthMode'"});
     let (status, body) = t.call(reqwest::Method::POST, "/api/sql", Some(q)).await;
@@ -166,7 +283,10 @@ async fn demo_lab_and_seed_verification(backend: &str) {
     assert_eq!(body["rows"], json!([["1"]]));
     let ports = t.get("/api/ports").await;
     assert_eq!(ports["listeners"][0]["service"], "https");
-    assert_eq!(ports["listeners"][0]["address"], t.node.https_addr.to_string());
+    assert_eq!(
+        ports["listeners"][0]["address"],
+        t.node.https_addr.to_string()
+    );
     assert_eq!(ports["nodes"][0]["ports"]["sip_oauth"], 5090);
     assert_eq!(ports["nodes"][0]["ports"]["sip_mra_oauth"], 5091);
     t.node.shutdown().await.unwrap();
@@ -175,9 +295,17 @@ async fn demo_lab_and_seed_verification(backend: &str) {
 async fn crud_is_audited(backend: &str) {
     use reqwest::Method;
     let t = boot(backend).await;
-    let (s, _) = t.call(Method::POST, "/api/lines", Some(json!({"dn": "2001"}))).await;
+    let (s, _) = t
+        .call(Method::POST, "/api/lines", Some(json!({"dn": "2001"})))
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, user) = t.call(Method::POST, "/api/users", Some(json!({"userid": "jpinkman", "password": "Yo-Science-42"}))).await;
+    let (s, user) = t
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(json!({"userid": "jpinkman", "password": "Yo-Science-42"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{user}");
     assert!(user.get("password").is_none() && user["has_password"] == true);
     let device = json!({
@@ -185,19 +313,43 @@ async fn crud_is_audited(backend: &str) {
         "owner": "jpinkman", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
         "lines": [{"index": 1, "dn": "2001"}]
     });
-    let (s, body) = t.call(Method::POST, "/api/devices", Some(device.clone())).await;
+    let (s, body) = t
+        .call(Method::POST, "/api/devices", Some(device.clone()))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     let (s, _) = t.call(Method::POST, "/api/devices", Some(device)).await;
     assert_eq!(s, StatusCode::CONFLICT);
-    let (s, body) = t.call(Method::PATCH, "/api/users/jpinkman", Some(json!({"controlled_devices": ["SEP00AABBCCDDEE"], "cti_enabled": true}))).await;
-    assert_eq!((s, body["cti_enabled"].as_bool()), (StatusCode::OK, Some(true)));
-    let (s, node) = t.call(Method::PATCH, "/api/nodes/ucm1", Some(json!({"ports": {"sip_oauth": 5095}}))).await;
-    assert_eq!((s, node["ports"]["sip_oauth"].as_u64()), (StatusCode::OK, Some(5095)));
+    let (s, body) = t
+        .call(
+            Method::PATCH,
+            "/api/users/jpinkman",
+            Some(json!({"controlled_devices": ["SEP00AABBCCDDEE"], "cti_enabled": true})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["cti_enabled"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let (s, node) = t
+        .call(
+            Method::PATCH,
+            "/api/nodes/ucm1",
+            Some(json!({"ports": {"sip_oauth": 5095}})),
+        )
+        .await;
+    assert_eq!(
+        (s, node["ports"]["sip_oauth"].as_u64()),
+        (StatusCode::OK, Some(5095))
+    );
     let (s, e) = t.call(Method::POST, "/api/expressway", Some(json!({"hostnameorip": "exp-c", "x509subjectnameoraltname": "domain-2.com,exp-c.domain-1.com"}))).await;
     assert_eq!(s, StatusCode::OK, "{e}");
-    let (s, _) = t.call(Method::DELETE, "/api/devices/SEP00AABBCCDDEE", None).await;
+    let (s, _) = t
+        .call(Method::DELETE, "/api/devices/SEP00AABBCCDDEE", None)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = t.call(Method::DELETE, "/api/devices/SEP00AABBCCDDEE", None).await;
+    let (s, _) = t
+        .call(Method::DELETE, "/api/devices/SEP00AABBCCDDEE", None)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     let audit = t.get("/api/audit?limit=7").await;
@@ -205,7 +357,13 @@ async fn crud_is_audited(backend: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["actor"].as_str().unwrap().into(), e["action"].as_str().unwrap().into(), e["object_type"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+                e["object_type"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let expected: Vec<(String, String, String)> = [
         ("delete", "device"),
@@ -220,14 +378,27 @@ async fn crud_is_audited(backend: &str) {
     .map(|(a, o)| ("admin".to_string(), a.to_string(), o.to_string()))
     .collect();
     assert_eq!(seen, expected);
-    assert!(!audit.to_string().contains("Yo-Science-42"), "password in the audit log");
+    assert!(
+        !audit.to_string().contains("Yo-Science-42"),
+        "password in the audit log"
+    );
     t.node.shutdown().await.unwrap();
 }
 
 /// Everything an administrator can read back, to prove a refused request changed nothing.
 async fn snapshot(t: &TestNode) -> Value {
     let mut all = serde_json::Map::new();
-    for path in ["/api/users", "/api/devices", "/api/lines", "/api/profiles", "/api/nodes", "/api/params", "/api/ldap", "/api/expressway", "/api/audit?limit=1000"] {
+    for path in [
+        "/api/users",
+        "/api/devices",
+        "/api/lines",
+        "/api/profiles",
+        "/api/nodes",
+        "/api/params",
+        "/api/ldap",
+        "/api/expressway",
+        "/api/audit?limit=1000",
+    ] {
         all.insert(path.into(), t.get(path).await);
     }
     Value::Object(all)
@@ -237,34 +408,225 @@ async fn bad_input_changes_nothing(backend: &str) {
     use reqwest::Method;
     let t = boot(backend).await;
     let before = snapshot(&t).await;
-    let cases: Vec<(Method, &str, Value, StatusCode, &str, Option<&str>)> = vec![
-        (Method::POST, "/api/users", json!({"userid": "x", "cti_enabled": "yes"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("cti_enabled")),
-        (Method::POST, "/api/users", json!({"userid": "x", "ctienabled": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("ctienabled")),
-        (Method::POST, "/api/users", json!({"display_name": "no id"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("userid")),
-        (Method::POST, "/api/users", json!({"userid": "bad id!"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("userid")),
-        (Method::POST, "/api/users", json!({"userid": "wwhite"}), StatusCode::CONFLICT, "conflict", None),
-        (Method::PATCH, "/api/nodes/ucm1", json!({"ports": {"sip_oauth": 80}}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("ports.sip_oauth")),
-        (Method::PATCH, "/api/nodes/ucm1", json!({"ports": {"sip_oauth": 49152}}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("ports.sip_oauth")),
-        (Method::PATCH, "/api/nodes/ucm1", json!({"ports": {"sip_oauth": "5090"}}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("ports.sip_oauth")),
-        (Method::PATCH, "/api/profiles/Cisco Unified Client Services Framework - OAuth auth", json!({"digest_auth": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("oauth_auth")),
-        (Method::POST, "/api/profiles", json!({"name": "p", "product_type": "t", "device_security_mode": "encrypted", "transport": "tls", "oauth_auth": true, "tftp_encrypted_config": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("oauth_auth")),
-        (Method::POST, "/api/profiles", json!({"name": "p", "product_type": "t", "device_security_mode": "paranoid", "transport": "tls"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("device_security_mode")),
-        (Method::POST, "/api/devices", json!({"name": "CSFnobody", "product": "Cisco Unified Client Services Framework", "device_class": "softphone", "owner": "nobody", "security_profile": "Cisco Unified Client Services Framework - OAuth auth"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("owner")),
-        (Method::PATCH, "/api/devices/SEP001794625DE5", json!({"lines": [{"index": 1, "dn": "9999"}]}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("lines[0].dn")),
-        (Method::PATCH, "/api/devices/SEP001794625DE5", json!({"lines": [{"index": 1, "dn": "x"}]}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("lines[0].dn")),
-        (Method::PUT, "/api/params/ClusterSIPOAuthMode", json!({"value": "2"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("ClusterSIPOAuthMode")),
-        (Method::PUT, "/api/params/NoSuchParameter", json!({"value": "2"}), StatusCode::NOT_FOUND, "not_found", None),
-        (Method::PUT, "/api/sip-oauth-mode", json!({"enabled": 1}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("enabled")),
-        (Method::PATCH, "/api/ldap", json!({"servers": [{"host": "a", "port": 389, "tls": "plain"}, {"host": "b", "port": 389, "tls": "plain"}, {"host": "c", "port": 389, "tls": "plain"}, {"host": "d", "port": 389, "tls": "plain"}]}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("servers")),
-        (Method::PATCH, "/api/ldap", json!({"enabled": true}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("enabled")),
-        (Method::POST, "/api/expressway", json!({"hostnameorip": "exp c", "x509subjectnameoraltname": "a"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("hostnameorip")),
-        (Method::DELETE, "/api/users/wwhite", Value::Null, StatusCode::CONFLICT, "conflict", None),
-        (Method::DELETE, "/api/lines/1001", Value::Null, StatusCode::CONFLICT, "conflict", None),
-        (Method::POST, "/api/sql", json!({"query": "delete from enduser"}), StatusCode::BAD_REQUEST, "query_refused", None),
-        (Method::POST, "/api/sql", json!({"query": "select 1; update processconfig set paramvalue = '1'"}), StatusCode::BAD_REQUEST, "query_refused", None),
-        (Method::POST, "/api/certs/trust", json!({"pem": "not a certificate"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("pem")),
-        (Method::PUT, "/api/trace/levels/cti", json!({"level": "loud"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("level")),
-        (Method::PUT, "/api/trace/levels/nosuch", json!({"level": "debug"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some("service")),
+    /// method, path, body, expected status, error code, field at fault
+    type Case<'a> = (Method, &'a str, Value, StatusCode, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            Method::POST,
+            "/api/users",
+            json!({"userid": "x", "cti_enabled": "yes"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("cti_enabled"),
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({"userid": "x", "ctienabled": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("ctienabled"),
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({"display_name": "no id"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("userid"),
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({"userid": "bad id!"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("userid"),
+        ),
+        (
+            Method::POST,
+            "/api/users",
+            json!({"userid": "wwhite"}),
+            StatusCode::CONFLICT,
+            "conflict",
+            None,
+        ),
+        (
+            Method::PATCH,
+            "/api/nodes/ucm1",
+            json!({"ports": {"sip_oauth": 80}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("ports.sip_oauth"),
+        ),
+        (
+            Method::PATCH,
+            "/api/nodes/ucm1",
+            json!({"ports": {"sip_oauth": 49152}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("ports.sip_oauth"),
+        ),
+        (
+            Method::PATCH,
+            "/api/nodes/ucm1",
+            json!({"ports": {"sip_oauth": "5090"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("ports.sip_oauth"),
+        ),
+        (
+            Method::PATCH,
+            "/api/profiles/Cisco Unified Client Services Framework - OAuth auth",
+            json!({"digest_auth": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("oauth_auth"),
+        ),
+        (
+            Method::POST,
+            "/api/profiles",
+            json!({"name": "p", "product_type": "t", "device_security_mode": "encrypted", "transport": "tls", "oauth_auth": true, "tftp_encrypted_config": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("oauth_auth"),
+        ),
+        (
+            Method::POST,
+            "/api/profiles",
+            json!({"name": "p", "product_type": "t", "device_security_mode": "paranoid", "transport": "tls"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("device_security_mode"),
+        ),
+        (
+            Method::POST,
+            "/api/devices",
+            json!({"name": "CSFnobody", "product": "Cisco Unified Client Services Framework", "device_class": "softphone", "owner": "nobody", "security_profile": "Cisco Unified Client Services Framework - OAuth auth"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("owner"),
+        ),
+        (
+            Method::PATCH,
+            "/api/devices/SEP001794625DE5",
+            json!({"lines": [{"index": 1, "dn": "9999"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("lines[0].dn"),
+        ),
+        (
+            Method::PATCH,
+            "/api/devices/SEP001794625DE5",
+            json!({"lines": [{"index": 1, "dn": "x"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("lines[0].dn"),
+        ),
+        (
+            Method::PUT,
+            "/api/params/ClusterSIPOAuthMode",
+            json!({"value": "2"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("ClusterSIPOAuthMode"),
+        ),
+        (
+            Method::PUT,
+            "/api/params/NoSuchParameter",
+            json!({"value": "2"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::PUT,
+            "/api/sip-oauth-mode",
+            json!({"enabled": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("enabled"),
+        ),
+        (
+            Method::PATCH,
+            "/api/ldap",
+            json!({"servers": [{"host": "a", "port": 389, "tls": "plain"}, {"host": "b", "port": 389, "tls": "plain"}, {"host": "c", "port": 389, "tls": "plain"}, {"host": "d", "port": 389, "tls": "plain"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("servers"),
+        ),
+        (
+            Method::PATCH,
+            "/api/ldap",
+            json!({"enabled": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("enabled"),
+        ),
+        (
+            Method::POST,
+            "/api/expressway",
+            json!({"hostnameorip": "exp c", "x509subjectnameoraltname": "a"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("hostnameorip"),
+        ),
+        (
+            Method::DELETE,
+            "/api/users/wwhite",
+            Value::Null,
+            StatusCode::CONFLICT,
+            "conflict",
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api/lines/1001",
+            Value::Null,
+            StatusCode::CONFLICT,
+            "conflict",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/sql",
+            json!({"query": "delete from enduser"}),
+            StatusCode::BAD_REQUEST,
+            "query_refused",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/sql",
+            json!({"query": "select 1; update processconfig set paramvalue = '1'"}),
+            StatusCode::BAD_REQUEST,
+            "query_refused",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/certs/trust",
+            json!({"pem": "not a certificate"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("pem"),
+        ),
+        (
+            Method::PUT,
+            "/api/trace/levels/cti",
+            json!({"level": "loud"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("level"),
+        ),
+        (
+            Method::PUT,
+            "/api/trace/levels/nosuch",
+            json!({"level": "debug"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            Some("service"),
+        ),
     ];
     for (method, path, body, status, code, field) in cases {
         let body = if body.is_null() { None } else { Some(body) };
@@ -288,16 +650,35 @@ async fn bad_input_changes_nothing(backend: &str) {
     let r = raw("{\"userid\": ", "application/json").await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "bad_json");
-    let r = raw("{\"userid\": \"a\"} trailing", "application/json").await.unwrap();
+    let r = raw("{\"userid\": \"a\"} trailing", "application/json")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = raw("userid=a", "application/x-www-form-urlencoded").await.unwrap();
+    let r = raw("userid=a", "application/x-www-form-urlencoded")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!("{{\"userid\": \"{}\"}}", "a".repeat(2 << 20));
-    let r = t.client.post(t.url("/api/users")).bearer_auth(&t.token).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = t
+        .client
+        .post(t.url("/api/users"))
+        .bearer_auth(&t.token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "payload_too_large");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "payload_too_large"
+    );
 
-    assert_eq!(snapshot(&t).await, before, "a refused request changed something");
+    assert_eq!(
+        snapshot(&t).await,
+        before,
+        "a refused request changed something"
+    );
     t.node.shutdown().await.unwrap();
 }
 
@@ -316,9 +697,14 @@ async fn certificate_regenerates_without_restart(backend: &str) {
     let cert_path = t.node.data_dir.join("certs/tomcat.pem");
     let old_pem = std::fs::read_to_string(&cert_path).unwrap();
     let before = t.get("/api/certs").await;
-    let (status, info) = t.call(reqwest::Method::POST, "/api/certs/tomcat/regenerate", None).await;
+    let (status, info) = t
+        .call(reqwest::Method::POST, "/api/certs/tomcat/regenerate", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert_ne!(info["sha256_fingerprint"], before["tomcat"]["sha256_fingerprint"]);
+    assert_ne!(
+        info["sha256_fingerprint"],
+        before["tomcat"]["sha256_fingerprint"]
+    );
     let new_pem = std::fs::read_to_string(&cert_path).unwrap();
     assert_ne!(old_pem, new_pem);
     // The running listener now presents the new certificate: a client trusting only the new
@@ -332,11 +718,25 @@ async fn certificate_regenerates_without_restart(backend: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     served.expect("the new certificate is served");
-    assert!(fingerprint_served(t.node.https_addr, &old_pem).await.is_err(), "the old certificate is still served");
+    assert!(
+        fingerprint_served(t.node.https_addr, &old_pem)
+            .await
+            .is_err(),
+        "the old certificate is still served"
+    );
     let after = t.get("/api/certs").await;
-    assert_eq!(after["tomcat"]["sha256_fingerprint"], info["sha256_fingerprint"]);
+    assert_eq!(
+        after["tomcat"]["sha256_fingerprint"],
+        info["sha256_fingerprint"]
+    );
     let audit = t.get("/api/audit?limit=1").await;
-    assert_eq!((audit[0]["action"].as_str(), audit[0]["object_type"].as_str()), (Some("regenerate"), Some("certificate")));
+    assert_eq!(
+        (
+            audit[0]["action"].as_str(),
+            audit[0]["object_type"].as_str()
+        ),
+        (Some("regenerate"), Some("certificate"))
+    );
     t.node.shutdown().await.unwrap();
 }
 
@@ -345,18 +745,53 @@ async fn trust_store_import(backend: &str) {
     let t = boot(backend).await;
     let ca = switchboard_pki::generate_test_ca("Edge Test CA").unwrap();
     let with_key = format!("{}{}", ca.cert_pem, ca.key_pem());
-    let (s, body) = t.call(Method::POST, "/api/certs/trust", Some(json!({"pem": with_key}))).await;
-    assert_eq!((s, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("pem")), "{body}");
-    let (s, added) = t.call(Method::POST, "/api/certs/trust", Some(json!({"pem": ca.cert_pem}))).await;
+    let (s, body) = t
+        .call(
+            Method::POST,
+            "/api/certs/trust",
+            Some(json!({"pem": with_key})),
+        )
+        .await;
+    assert_eq!(
+        (s, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("pem")),
+        "{body}"
+    );
+    let (s, added) = t
+        .call(
+            Method::POST,
+            "/api/certs/trust",
+            Some(json!({"pem": ca.cert_pem})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{added}");
     let fingerprint = added[0]["fingerprint"].as_str().unwrap().to_string();
-    assert!(added[0]["subject"].as_str().unwrap().contains("Edge Test CA"));
-    let (s, _) = t.call(Method::POST, "/api/certs/trust", Some(json!({"pem": ca.cert_pem}))).await;
+    assert!(added[0]["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Edge Test CA"));
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/certs/trust",
+            Some(json!({"pem": ca.cert_pem})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
-    assert_eq!(t.node.state.trust.borrow().len(), 1, "listeners were told about the new CA");
+    assert_eq!(
+        t.node.state.trust.borrow().len(),
+        1,
+        "listeners were told about the new CA"
+    );
     let certs = t.get("/api/certs").await;
     assert_eq!(certs["trust"].as_array().unwrap().len(), 1);
-    let (s, _) = t.call(Method::DELETE, &format!("/api/certs/trust/{fingerprint}"), None).await;
+    let (s, _) = t
+        .call(
+            Method::DELETE,
+            &format!("/api/certs/trust/{fingerprint}"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(t.node.state.trust.borrow().is_empty());
     t.node.shutdown().await.unwrap();
@@ -365,55 +800,143 @@ async fn trust_store_import(backend: &str) {
 async fn trace_levels_and_no_secrets_in_traces(backend: &str) {
     use reqwest::Method;
     let t = boot(backend).await;
-    let (s, body) = t.call(Method::PUT, "/api/trace/levels/api", Some(json!({"level": "detailed"}))).await;
-    assert_eq!((s, body), (StatusCode::OK, json!({"service": "api", "level": "detailed"})));
+    let (s, body) = t
+        .call(
+            Method::PUT,
+            "/api/trace/levels/api",
+            Some(json!({"level": "detailed"})),
+        )
+        .await;
+    assert_eq!(
+        (s, body),
+        (
+            StatusCode::OK,
+            json!({"service": "api", "level": "detailed"})
+        )
+    );
     let levels = t.get("/api/trace/levels").await;
-    assert!(levels.as_array().unwrap().contains(&json!({"service": "api", "level": "detailed"})));
+    assert!(levels
+        .as_array()
+        .unwrap()
+        .contains(&json!({"service": "api", "level": "detailed"})));
 
     // Exercise every path that handles a secret, then look for each secret in the traces.
     let admin_password = t.node.report.admin_password.clone().unwrap();
-    let _ = t.client.get(t.url("/api/users")).basic_auth("admin", Some(&admin_password)).send().await.unwrap();
-    let _ = t.client.get(t.url("/api/users")).basic_auth("admin", Some("wrong-Pa55word")).send().await.unwrap();
-    let _ = t.client.get(t.url("/api/users")).bearer_auth("sbt_forged_token_value").send().await.unwrap();
-    let (s, _) = t.call(Method::POST, "/api/users", Some(json!({"userid": "skyler", "password": "Hidden-Pa55word"}))).await;
+    let _ = t
+        .client
+        .get(t.url("/api/users"))
+        .basic_auth("admin", Some(&admin_password))
+        .send()
+        .await
+        .unwrap();
+    let _ = t
+        .client
+        .get(t.url("/api/users"))
+        .basic_auth("admin", Some("wrong-Pa55word"))
+        .send()
+        .await
+        .unwrap();
+    let _ = t
+        .client
+        .get(t.url("/api/users"))
+        .bearer_auth("sbt_forged_token_value")
+        .send()
+        .await
+        .unwrap();
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(json!({"userid": "skyler", "password": "Hidden-Pa55word"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, _) = t.call(Method::PATCH, "/api/ldap", Some(json!({"service_password": "Ldap-Pa55word"}))).await;
+    let (s, _) = t
+        .call(
+            Method::PATCH,
+            "/api/ldap",
+            Some(json!({"service_password": "Ldap-Pa55word"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = t.call(Method::POST, "/api/sql", Some(json!({"query": "select 'Sql-Pa55word' as x"}))).await;
+    let (s, _) = t
+        .call(
+            Method::POST,
+            "/api/sql",
+            Some(json!({"query": "select 'Sql-Pa55word' as x"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = t.call(Method::POST, "/api/certs/tomcat/regenerate", None).await;
+    let (s, _) = t
+        .call(Method::POST, "/api/certs/tomcat/regenerate", None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     let key = std::fs::read_to_string(t.node.data_dir.join("certs/tomcat-key.pem")).unwrap();
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
     let demo = std::fs::read_to_string(t.node.data_dir.join("demo-credentials.txt")).unwrap();
 
     let traces = t.trace_text();
-    assert!(traces.contains("Administrator 'admin' authenticated"), "the API traced nothing: {traces}");
-    let mut secrets = vec![admin_password, t.token.clone(), "wrong-Pa55word".into(), "sbt_forged_token_value".into()];
+    assert!(
+        traces.contains("Administrator 'admin' authenticated"),
+        "the API traced nothing: {traces}"
+    );
+    let mut secrets = vec![
+        admin_password,
+        t.token.clone(),
+        "wrong-Pa55word".into(),
+        "sbt_forged_token_value".into(),
+    ];
     secrets.extend(["Hidden-Pa55word", "Ldap-Pa55word", "Sql-Pa55word"].map(String::from));
-    secrets.extend(demo.lines().map(|l| l.split(' ').nth(1).unwrap().to_string()));
-    secrets.extend(key_body.as_bytes().chunks(32).map(|c| String::from_utf8_lossy(c).to_string()));
+    secrets.extend(
+        demo.lines()
+            .map(|l| l.split(' ').nth(1).unwrap().to_string()),
+    );
+    secrets.extend(
+        key_body
+            .as_bytes()
+            .chunks(32)
+            .map(|c| String::from_utf8_lossy(c).to_string()),
+    );
     for secret in secrets {
-        assert!(!traces.contains(&secret), "a secret reached a trace: {secret}");
+        assert!(
+            !traces.contains(&secret),
+            "a secret reached a trace: {secret}"
+        );
     }
     t.node.shutdown().await.unwrap();
 }
 
 async fn restart_keeps_identity(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let pg_url = if backend == "postgres" { Some(switchboard_store::testing::fresh_postgres().await) } else { None };
+    let pg_url = if backend == "postgres" {
+        Some(switchboard_store::testing::fresh_postgres().await)
+    } else {
+        None
+    };
     let first = boot_in(dir.path(), backend, pg_url.clone(), true).await;
     assert!(first.report.admin_password.is_some() && first.report.demo_credentials.is_some());
     let fingerprint = first.state.identity.borrow().info().sha256_fingerprint;
     let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
     first.shutdown().await.unwrap();
-    assert!(!dir.path().join("node.url").exists(), "shutdown removes the node's address file");
+    assert!(
+        !dir.path().join("node.url").exists(),
+        "shutdown removes the node's address file"
+    );
 
     let second = boot_in(dir.path(), backend, pg_url, true).await;
-    assert!(second.report.admin_password.is_none(), "the admin is created once");
+    assert!(
+        second.report.admin_password.is_none(),
+        "the admin is created once"
+    );
     assert!(second.report.demo_already_present && second.report.demo_credentials.is_none());
-    assert_eq!(second.state.identity.borrow().info().sha256_fingerprint, fingerprint);
-    assert_eq!(std::fs::read_to_string(dir.path().join("admin.token")).unwrap(), token);
+    assert_eq!(
+        second.state.identity.borrow().info().sha256_fingerprint,
+        fingerprint
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("admin.token")).unwrap(),
+        token
+    );
     assert!(dir.path().join("node.url").exists());
     second.shutdown().await.unwrap();
 }

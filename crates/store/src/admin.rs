@@ -15,7 +15,9 @@ impl Store {
     /// How many administrators exist (0 on a fresh store).
     pub async fn admin_count(&self) -> Result<i64> {
         let (n,): (i64,) = db!(self, |pool| {
-            sqlx::query_as("SELECT COUNT(*) FROM adminuser").fetch_one(pool).await?
+            sqlx::query_as("SELECT COUNT(*) FROM adminuser")
+                .fetch_one(pool)
+                .await?
         });
         Ok(n)
     }
@@ -27,13 +29,15 @@ impl Store {
         let hash = self.crypto().hash_password(password);
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("INSERT INTO adminuser (userid, password_hash, created_at) VALUES ($1, $2, $3)")
-                .bind(userid)
-                .bind(&hash)
-                .bind(now())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::on_insert("administrator", userid))?;
+            sqlx::query(
+                "INSERT INTO adminuser (userid, password_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(userid)
+            .bind(&hash)
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::on_insert("administrator", userid))?;
             audit!(tx, actor, "create", "adminuser", userid, "{}");
             tx.commit().await?;
         });
@@ -52,7 +56,13 @@ impl Store {
     }
 
     /// Records an API token (by its hash only) for an administrator.
-    pub async fn add_admin_token(&self, actor: &str, userid: &str, token_hash: &str, description: &str) -> Result<()> {
+    pub async fn add_admin_token(
+        &self,
+        actor: &str,
+        userid: &str,
+        token_hash: &str,
+        description: &str,
+    ) -> Result<()> {
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -64,7 +74,14 @@ impl Store {
             .bind(now())
             .execute(&mut *tx)
             .await?;
-            audit!(tx, actor, "create", "admintoken", userid, serde_json::json!({ "description": description }).to_string());
+            audit!(
+                tx,
+                actor,
+                "create",
+                "admintoken",
+                userid,
+                serde_json::json!({ "description": description }).to_string()
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -90,18 +107,27 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(fingerprint, subject, not_after, pem, added_at)| TrustCert {
-                fingerprint,
-                subject,
-                not_after,
-                pem,
-                added_at,
-            })
+            .map(
+                |(fingerprint, subject, not_after, pem, added_at)| TrustCert {
+                    fingerprint,
+                    subject,
+                    not_after,
+                    pem,
+                    added_at,
+                },
+            )
             .collect())
     }
 
     /// Adds a certificate (already parsed and checked by the caller) to the trust store.
-    pub async fn add_trust(&self, actor: &str, fingerprint: &str, subject: &str, not_after: &str, pem: &str) -> Result<TrustCert> {
+    pub async fn add_trust(
+        &self,
+        actor: &str,
+        fingerprint: &str,
+        subject: &str,
+        not_after: &str,
+        pem: &str,
+    ) -> Result<TrustCert> {
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -115,7 +141,14 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::on_insert("trust certificate", fingerprint))?;
-            audit!(tx, actor, "create", "trustcert", fingerprint, serde_json::json!({ "subject": subject }).to_string());
+            audit!(
+                tx,
+                actor,
+                "create",
+                "trustcert",
+                fingerprint,
+                serde_json::json!({ "subject": subject }).to_string()
+            );
             tx.commit().await?;
         });
         self.list_trust()
@@ -153,7 +186,13 @@ impl Store {
     }
 
     /// Saves a trace level (names checked by the caller, which owns the catalogue).
-    pub async fn set_trace_level(&self, actor: &str, node: &str, service: &str, level: &str) -> Result<()> {
+    pub async fn set_trace_level(
+        &self,
+        actor: &str,
+        node: &str,
+        service: &str,
+        level: &str,
+    ) -> Result<()> {
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -166,17 +205,38 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let id = format!("{node}/{service}");
-            audit!(tx, actor, "update", "tracelevel", &id, serde_json::json!({ "level": level }).to_string());
+            audit!(
+                tx,
+                actor,
+                "update",
+                "tracelevel",
+                &id,
+                serde_json::json!({ "level": level }).to_string()
+            );
             tx.commit().await?;
         });
         Ok(())
     }
 
     /// Records a change made outside the store (e.g. a certificate regenerated on disk).
-    pub async fn record_audit(&self, actor: &str, action: &str, object_type: &str, object_id: &str, detail: &serde_json::Value) -> Result<()> {
+    pub async fn record_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
-            audit!(tx, actor, action, object_type, object_id, detail.to_string());
+            audit!(
+                tx,
+                actor,
+                action,
+                object_type,
+                object_id,
+                detail.to_string()
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -184,26 +244,29 @@ impl Store {
 
     /// The newest `limit` audit entries, newest first.
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows: Vec<(String, String, String, String, String, String, String)> = db!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, at, actor, action, object_type, object_id, detail FROM auditlog \
+        let rows: Vec<(String, String, String, String, String, String, String)> =
+            db!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT id, at, actor, action, object_type, object_id, detail FROM auditlog \
                  ORDER BY id DESC LIMIT $1",
-            )
-            .bind(limit.min(10_000) as i64)
-            .fetch_all(pool)
-            .await?
-        });
+                )
+                .bind(limit.min(10_000) as i64)
+                .fetch_all(pool)
+                .await?
+            });
         Ok(rows
             .into_iter()
-            .map(|(id, at, actor, action, object_type, object_id, detail)| AuditEntry {
-                id,
-                at,
-                actor,
-                action,
-                object_type,
-                object_id,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            })
+            .map(
+                |(id, at, actor, action, object_type, object_id, detail)| AuditEntry {
+                    id,
+                    at,
+                    actor,
+                    action,
+                    object_type,
+                    object_id,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                },
+            )
             .collect())
     }
 }

@@ -90,6 +90,9 @@ impl From<NodeRow> for Node {
     }
 }
 
+/// host, port, tls_mode, ca_pem of one `ldapserver` row.
+type LdapServerRow = (String, i64, String, Option<String>);
+
 #[derive(sqlx::FromRow)]
 struct LdapRow {
     enabled: bool,
@@ -124,12 +127,21 @@ impl Store {
     }
 
     /// Creates a security profile (`replace` = false) or replaces an existing one.
-    pub async fn put_profile(&self, actor: &str, profile: &SecurityProfile, replace: bool) -> Result<SecurityProfile> {
+    pub async fn put_profile(
+        &self,
+        actor: &str,
+        profile: &SecurityProfile,
+        replace: bool,
+    ) -> Result<SecurityProfile> {
         validate::profile(profile)?;
         let at = now();
         let exists = self.get_profile(&profile.name).await.is_ok();
         if exists && !replace {
-            return Err(StoreError::conflict("security profile", &profile.name, "already exists"));
+            return Err(StoreError::conflict(
+                "security profile",
+                &profile.name,
+                "already exists",
+            ));
         }
         if !exists && replace {
             return Err(StoreError::not_found("security profile", &profile.name));
@@ -156,14 +168,26 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let action = if replace { "update" } else { "create" };
-            audit!(tx, actor, action, "securityprofile", &profile.name, audit_detail(profile));
+            audit!(
+                tx,
+                actor,
+                action,
+                "securityprofile",
+                &profile.name,
+                audit_detail(profile)
+            );
             tx.commit().await?;
         });
         self.get_profile(&profile.name).await
     }
 
     /// Changes the fields given in `patch`; the result must satisfy every profile rule.
-    pub async fn update_profile(&self, actor: &str, name: &str, patch: &SecurityProfilePatch) -> Result<SecurityProfile> {
+    pub async fn update_profile(
+        &self,
+        actor: &str,
+        name: &str,
+        patch: &SecurityProfilePatch,
+    ) -> Result<SecurityProfile> {
         let c = self.get_profile(name).await?;
         let updated = SecurityProfile {
             name: c.name,
@@ -171,7 +195,9 @@ impl Store {
             product_type: patch.product_type.clone().unwrap_or(c.product_type),
             device_security_mode: patch.device_security_mode.unwrap_or(c.device_security_mode),
             transport: patch.transport.unwrap_or(c.transport),
-            tftp_encrypted_config: patch.tftp_encrypted_config.unwrap_or(c.tftp_encrypted_config),
+            tftp_encrypted_config: patch
+                .tftp_encrypted_config
+                .unwrap_or(c.tftp_encrypted_config),
             digest_auth: patch.digest_auth.unwrap_or(c.digest_auth),
             oauth_auth: patch.oauth_auth.unwrap_or(c.oauth_auth),
         };
@@ -275,7 +301,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let action = if replace { "update" } else { "create" };
-            audit!(tx, actor, action, "callmanager", &node.name, audit_detail(node));
+            audit!(
+                tx,
+                actor,
+                action,
+                "callmanager",
+                &node.name,
+                audit_detail(node)
+            );
             tx.commit().await?;
         });
         self.get_node(&node.name).await
@@ -404,12 +437,14 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(pkid, hostnameorip, description, x509subjectnameoraltname)| Expressway {
-                pkid,
-                hostnameorip,
-                description,
-                x509subjectnameoraltname,
-            })
+            .map(
+                |(pkid, hostnameorip, description, x509subjectnameoraltname)| Expressway {
+                    pkid,
+                    hostnameorip,
+                    description,
+                    x509subjectnameoraltname,
+                },
+            )
             .collect())
     }
 
@@ -430,7 +465,11 @@ impl Store {
             Ok(existing) => existing.pkid,
             Err(_) => uuid::Uuid::new_v4().to_string(),
         };
-        let names: Vec<&str> = entry.x509subjectnameoraltname.split(',').map(str::trim).collect();
+        let names: Vec<&str> = entry
+            .x509subjectnameoraltname
+            .split(',')
+            .map(str::trim)
+            .collect();
         let names = names.join(",");
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -445,7 +484,14 @@ impl Store {
             .bind(&names)
             .execute(&mut *tx)
             .await?;
-            audit!(tx, actor, "put", "expresswayconfiguration", &pkid, audit_detail(entry));
+            audit!(
+                tx,
+                actor,
+                "put",
+                "expresswayconfiguration",
+                &pkid,
+                audit_detail(entry)
+            );
             tx.commit().await?;
         });
         self.get_expressway(&pkid).await
@@ -460,7 +506,14 @@ impl Store {
                 .bind(&entry.pkid)
                 .execute(&mut *tx)
                 .await?;
-            audit!(tx, actor, "delete", "expresswayconfiguration", &entry.pkid, "{}");
+            audit!(
+                tx,
+                actor,
+                "delete",
+                "expresswayconfiguration",
+                &entry.pkid,
+                "{}"
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -468,7 +521,7 @@ impl Store {
 
     /// The LDAP authentication settings (defaults when never set).
     pub async fn ldap_settings(&self) -> Result<LdapSettings> {
-        let (row, servers): (Option<LdapRow>, Vec<(String, i64, String, Option<String>)>) = db!(self, |pool| {
+        let (row, servers): (Option<LdapRow>, Vec<LdapServerRow>) = db!(self, |pool| {
             (
                 sqlx::query_as(
                     "SELECT enabled, service_dn, service_password_enc, search_bases, filter_template, \
@@ -527,7 +580,11 @@ impl Store {
     }
 
     /// Changes the LDAP settings given in `patch`; the result must satisfy every LDAP rule.
-    pub async fn update_ldap(&self, actor: &str, patch: &LdapSettingsPatch) -> Result<LdapSettings> {
+    pub async fn update_ldap(
+        &self,
+        actor: &str,
+        patch: &LdapSettingsPatch,
+    ) -> Result<LdapSettings> {
         let c = self.ldap_settings().await?;
         let updated = LdapSettings {
             enabled: patch.enabled.unwrap_or(c.enabled),
@@ -539,7 +596,10 @@ impl Store {
             userid_attribute: patch.userid_attribute.clone().unwrap_or(c.userid_attribute),
         };
         validate::ldap(&updated, patch.service_password.as_deref())?;
-        let sealed = patch.service_password.as_deref().map(|p| self.crypto().seal(p));
+        let sealed = patch
+            .service_password
+            .as_deref()
+            .map(|p| self.crypto().seal(p));
         let bases = serde_json::to_string(&updated.search_bases).unwrap_or_else(|_| "[]".into());
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -560,7 +620,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if patch.servers.is_some() {
-                sqlx::query("DELETE FROM ldapserver").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM ldapserver")
+                    .execute(&mut *tx)
+                    .await?;
                 for (i, s) in updated.servers.iter().enumerate() {
                     sqlx::query("INSERT INTO ldapserver (position, host, port, tls_mode, ca_pem) VALUES ($1, $2, $3, $4, $5)")
                         .bind(i as i64 + 1)
@@ -572,7 +634,14 @@ impl Store {
                         .await?;
                 }
             }
-            audit!(tx, actor, "update", "ldapauthentication", "1", audit_detail(patch));
+            audit!(
+                tx,
+                actor,
+                "update",
+                "ldapauthentication",
+                "1",
+                audit_detail(patch)
+            );
             tx.commit().await?;
         });
         self.ldap_settings().await

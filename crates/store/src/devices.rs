@@ -1,9 +1,7 @@
 //! Devices (phones and softphones), directory numbers, and the line appearances that tie them.
 
 use crate::error::{Result, StoreError};
-use crate::model::{
-    Device, DeviceClass, DeviceNew, DevicePatch, Line, LineAppearance, LinePatch,
-};
+use crate::model::{Device, DeviceClass, DeviceNew, DevicePatch, Line, LineAppearance, LinePatch};
 use crate::{audit, audit_detail, db, now, validate, Store};
 
 #[derive(sqlx::FromRow)]
@@ -58,12 +56,16 @@ impl DeviceRow {
 macro_rules! check_device_refs {
     ($tx:expr, $owner:expr, $profile:expr, $lines:expr) => {{
         if let Some(owner) = $owner {
-            let found: Option<(String,)> = sqlx::query_as("SELECT userid FROM enduser WHERE userid = $1")
-                .bind(owner)
-                .fetch_optional(&mut *$tx)
-                .await?;
+            let found: Option<(String,)> =
+                sqlx::query_as("SELECT userid FROM enduser WHERE userid = $1")
+                    .bind(owner)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
             if found.is_none() {
-                return Err(StoreError::invalid("owner", format!("user '{owner}' does not exist")));
+                return Err(StoreError::invalid(
+                    "owner",
+                    format!("user '{owner}' does not exist"),
+                ));
             }
         }
         if let Some(profile) = $profile {
@@ -104,12 +106,14 @@ macro_rules! set_lines {
             .execute(&mut *$tx)
             .await?;
         for l in $lines.iter() {
-            sqlx::query("INSERT INTO devicenumplanmap (device, numplanindex, dn) VALUES ($1, $2, $3)")
-                .bind($device)
-                .bind(l.index as i64)
-                .bind(&l.dn)
-                .execute(&mut *$tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO devicenumplanmap (device, numplanindex, dn) VALUES ($1, $2, $3)",
+            )
+            .bind($device)
+            .bind(l.index as i64)
+            .bind(&l.dn)
+            .execute(&mut *$tx)
+            .await?;
         }
     }};
 }
@@ -185,11 +189,19 @@ impl Store {
     /// Creates a device with its line appearances.
     pub async fn create_device(&self, actor: &str, new: &DeviceNew) -> Result<Device> {
         validate::device_new(new)?;
-        let sealed = new.digest_password.as_deref().map(|p| self.crypto().seal(p));
+        let sealed = new
+            .digest_password
+            .as_deref()
+            .map(|p| self.crypto().seal(p));
         let at = now();
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
-            check_device_refs!(tx, new.owner.as_ref(), Some(&new.security_profile), Some(&new.lines));
+            check_device_refs!(
+                tx,
+                new.owner.as_ref(),
+                Some(&new.security_profile),
+                Some(&new.lines)
+            );
             sqlx::query(
                 "INSERT INTO device (name, description, product, device_class, protocol, owner_userid, \
                  security_profile, digest_user, digest_secret, created_at, updated_at) \
@@ -215,7 +227,12 @@ impl Store {
     }
 
     /// Changes the fields given in `patch`.
-    pub async fn update_device(&self, actor: &str, name: &str, patch: &DevicePatch) -> Result<Device> {
+    pub async fn update_device(
+        &self,
+        actor: &str,
+        name: &str,
+        patch: &DevicePatch,
+    ) -> Result<Device> {
         validate::device_patch(patch)?;
         let current = self.get_device(name).await?;
         if let Some(class) = patch.device_class {
@@ -226,10 +243,18 @@ impl Store {
         } else {
             patch.owner.clone().or(current.owner.clone())
         };
-        let sealed = patch.digest_password.as_deref().map(|p| self.crypto().seal(p));
+        let sealed = patch
+            .digest_password
+            .as_deref()
+            .map(|p| self.crypto().seal(p));
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
-            check_device_refs!(tx, patch.owner.as_ref(), patch.security_profile.as_ref(), patch.lines.as_ref());
+            check_device_refs!(
+                tx,
+                patch.owner.as_ref(),
+                patch.security_profile.as_ref(),
+                patch.lines.as_ref()
+            );
             sqlx::query(
                 "UPDATE device SET description = $2, product = $3, device_class = $4, owner_userid = $5, \
                  security_profile = $6, digest_user = $7, digest_secret = COALESCE($8, digest_secret), \
@@ -281,7 +306,11 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(dn, description, alerting_name)| Line { dn, description, alerting_name })
+            .map(|(dn, description, alerting_name)| Line {
+                dn,
+                description,
+                alerting_name,
+            })
             .collect())
     }
 
@@ -358,7 +387,10 @@ impl Store {
                     format!("still appears on device(s) {}", names.join(", ")),
                 ));
             }
-            let done = sqlx::query("DELETE FROM line WHERE dn = $1").bind(dn).execute(&mut *tx).await?;
+            let done = sqlx::query("DELETE FROM line WHERE dn = $1")
+                .bind(dn)
+                .execute(&mut *tx)
+                .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::not_found("line", dn));
             }

@@ -14,9 +14,9 @@ mod error;
 pub mod model;
 pub mod params;
 mod sql;
-mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod users;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -29,6 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use admin::AdminIdentity;
 pub use error::{Result, StoreError};
+pub use sql::check_read_only;
 
 /// Which database the store uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

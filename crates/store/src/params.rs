@@ -98,9 +98,9 @@ pub fn definition(name: &str) -> Result<&'static ParamDef> {
 /// Checks `value` against the parameter's kind and returns it normalised.
 pub fn check_value(def: &ParamDef, value: &str) -> Result<String> {
     let value = value.trim();
-    let number: i64 = value.parse().map_err(|_| {
-        StoreError::invalid(def.name, format!("must be an integer, got '{value}'"))
-    })?;
+    let number: i64 = value
+        .parse()
+        .map_err(|_| StoreError::invalid(def.name, format!("must be an integer, got '{value}'")))?;
     let (low, high) = match def.kind {
         ParamKind::Flag => (0, 1),
         ParamKind::Range(low, high) => (low, high),

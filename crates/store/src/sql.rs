@@ -39,7 +39,9 @@ const SECRET_COLUMNS: &[&str] = &[
 /// Checks that `query` is one plain SELECT; the error says what was refused.
 pub fn check_read_only(query: &str, postgres: bool) -> Result<()> {
     if query.len() > MAX_QUERY_LEN {
-        return Err(StoreError::Query(format!("longer than {MAX_QUERY_LEN} characters")));
+        return Err(StoreError::Query(format!(
+            "longer than {MAX_QUERY_LEN} characters"
+        )));
     }
     let parsed = if postgres {
         Parser::parse_sql(&PostgreSqlDialect {}, query)
@@ -48,17 +50,23 @@ pub fn check_read_only(query: &str, postgres: bool) -> Result<()> {
     }
     .map_err(|e| StoreError::Query(format!("not valid SQL: {e}")))?;
     let [statement] = parsed.as_slice() else {
-        return Err(StoreError::Query("exactly one SELECT statement is allowed".into()));
+        return Err(StoreError::Query(
+            "exactly one SELECT statement is allowed".into(),
+        ));
     };
     match statement {
         Statement::Query(q) => check_query(q),
-        _ => Err(StoreError::Query("only SELECT is allowed (the store is read-only here)".into())),
+        _ => Err(StoreError::Query(
+            "only SELECT is allowed (the store is read-only here)".into(),
+        )),
     }
 }
 
 fn check_query(q: &sqlparser::ast::Query) -> Result<()> {
     if !q.locks.is_empty() {
-        return Err(StoreError::Query("locking clauses (FOR UPDATE/SHARE) are not allowed".into()));
+        return Err(StoreError::Query(
+            "locking clauses (FOR UPDATE/SHARE) are not allowed".into(),
+        ));
     }
     if let Some(with) = &q.with {
         for cte in &with.cte_tables {
@@ -78,7 +86,9 @@ fn check_set_expr(body: &SetExpr) -> Result<()> {
             check_set_expr(right)
         }
         SetExpr::Values(_) | SetExpr::Table(_) => Ok(()),
-        _ => Err(StoreError::Query("only SELECT is allowed (the store is read-only here)".into())),
+        _ => Err(StoreError::Query(
+            "only SELECT is allowed (the store is read-only here)".into(),
+        )),
     }
 }
 
@@ -122,7 +132,11 @@ type Rows = (Vec<String>, Vec<Vec<serde_json::Value>>, bool);
 async fn sqlite_rows(pool: &sqlx::SqlitePool, query: &str) -> Result<Rows> {
     let mut conn = pool.acquire().await?;
     let described = (&mut *conn).describe(query).await?;
-    let columns = described.columns().iter().map(|c| c.name().to_string()).collect();
+    let columns = described
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     let mut rows = Vec::new();
     let mut truncated = false;
     let mut stream = (&mut *conn).fetch(sqlx::raw_sql(query));
@@ -139,10 +153,16 @@ async fn sqlite_rows(pool: &sqlx::SqlitePool, query: &str) -> Result<Rows> {
 async fn postgres_rows(pool: &sqlx::PgPool, query: &str) -> Result<Rows> {
     let mut conn = pool.acquire().await?;
     let described = (&mut *conn).describe(query).await?;
-    let columns = described.columns().iter().map(|c| c.name().to_string()).collect();
+    let columns = described
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
     let mut tx = conn.begin().await?;
     (&mut *tx)
-        .execute(sqlx::raw_sql("SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '5s'"))
+        .execute(sqlx::raw_sql(
+            "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = '5s'",
+        ))
         .await?;
     let (rows, truncated) = postgres_fetch(&mut tx, query).await?;
     tx.rollback().await?;
@@ -189,11 +209,28 @@ impl Store {
             Ok(Ok(result)) => result,
             Ok(Err(StoreError::Database(e))) => return Err(StoreError::Query(e.to_string())),
             Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(StoreError::Query(format!("took longer than {}s", TIMEOUT.as_secs()))),
+            Err(_) => {
+                return Err(StoreError::Query(format!(
+                    "took longer than {}s",
+                    TIMEOUT.as_secs()
+                )))
+            }
         };
         redact(&columns, &mut rows);
-        Ok(SqlResult { columns, rows, truncated })
+        Ok(SqlResult {
+            columns,
+            rows,
+            truncated,
+        })
     }
+}
+
+/// Compile-time guard: HTTP handlers need this future to be `Send` (sqlx's executor
+/// lifetimes make that easy to lose).
+#[allow(dead_code)]
+fn assert_send(store: &Store) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(store.query_read_only("select 1"));
 }
 
 #[cfg(test)]
@@ -224,12 +261,4 @@ mod tests {
             assert!(check_read_only(bad, true).is_err(), "{bad}");
         }
     }
-}
-
-/// Compile-time guard: HTTP handlers need this future to be `Send` (sqlx's executor
-/// lifetimes make that easy to lose).
-#[allow(dead_code)]
-fn assert_send(store: &Store) {
-    fn is_send<T: Send>(_: T) {}
-    is_send(store.query_read_only("select 1"));
 }

@@ -21,7 +21,8 @@ struct UserRow {
     updated_at: String,
 }
 
-const USER_COLUMNS: &str = "userid, display_name, source, (password_hash IS NOT NULL) AS has_password, \
+const USER_COLUMNS: &str =
+    "userid, display_name, source, (password_hash IS NOT NULL) AS has_password, \
      enabled, cti_enabled, super_provider, call_park_retrieval_allowed, modify_calling_number, \
      call_monitor, call_record, created_at, updated_at";
 
@@ -116,7 +117,10 @@ impl Store {
         let sql = format!("SELECT {USER_COLUMNS} FROM enduser WHERE userid = $1");
         let (row, devices): (Option<UserRow>, Vec<(String,)>) = db!(self, |pool| {
             (
-                sqlx::query_as(&sql).bind(userid).fetch_optional(pool).await?,
+                sqlx::query_as(&sql)
+                    .bind(userid)
+                    .fetch_optional(pool)
+                    .await?,
                 sqlx::query_as(
                     "SELECT device FROM enduserdevicemap WHERE userid = $1 ORDER BY device",
                 )
@@ -143,7 +147,10 @@ impl Store {
     /// Creates an end user.
     pub async fn create_user(&self, actor: &str, new: &UserNew) -> Result<User> {
         validate::user_new(new)?;
-        let hash = new.password.as_deref().map(|p| self.crypto().hash_password(p));
+        let hash = new
+            .password
+            .as_deref()
+            .map(|p| self.crypto().hash_password(p));
         let at = now();
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -180,7 +187,10 @@ impl Store {
         let current = self.get_user(userid).await?;
         validate::user_patch(patch, current.source)?;
         let source = patch.source.unwrap_or(current.source);
-        let hash = patch.password.as_deref().map(|p| self.crypto().hash_password(p));
+        let hash = patch
+            .password
+            .as_deref()
+            .map(|p| self.crypto().hash_password(p));
         db!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -228,7 +238,10 @@ impl Store {
                 return Err(StoreError::conflict(
                     "user",
                     userid,
-                    format!("still owns device(s) {}; change their owner first", names.join(", ")),
+                    format!(
+                        "still owns device(s) {}; change their owner first",
+                        names.join(", ")
+                    ),
                 ));
             }
             let done = sqlx::query("DELETE FROM enduser WHERE userid = $1")

@@ -16,10 +16,16 @@ const MAX_TEXT: usize = 200;
 
 fn text(field: &str, value: &str) -> Result<()> {
     if value.chars().count() > MAX_TEXT {
-        return Err(StoreError::invalid(field, format!("at most {MAX_TEXT} characters")));
+        return Err(StoreError::invalid(
+            field,
+            format!("at most {MAX_TEXT} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(StoreError::invalid(field, "must not contain control characters"));
+        return Err(StoreError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -59,7 +65,11 @@ pub fn device_name(value: &str, class: DeviceClass) -> Result<()> {
     identifier("name", value, 50, "._-")?;
     if class == DeviceClass::Deskphone {
         let mac = value.strip_prefix("SEP").unwrap_or("");
-        if mac.len() != 12 || !mac.chars().all(|c| c.is_ascii_hexdigit() && !c.is_lowercase()) {
+        if mac.len() != 12
+            || !mac
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_lowercase())
+        {
             return Err(StoreError::invalid(
                 "name",
                 "a deskphone is named SEP followed by its 12-digit MAC in upper case, e.g. SEP001794625DE5",
@@ -74,7 +84,9 @@ pub fn dn(field: &str, value: &str) -> Result<()> {
     let body = value.strip_prefix('+').unwrap_or(value);
     let ok = !body.is_empty()
         && value.len() <= 24
-        && body.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#');
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#');
     if ok {
         Ok(())
     } else {
@@ -150,14 +162,23 @@ pub fn lines(lines: &[LineAppearance]) -> Result<()> {
     let mut seen_dn = std::collections::HashSet::new();
     for (i, l) in lines.iter().enumerate() {
         if !(1..=64).contains(&l.index) {
-            return Err(StoreError::invalid(format!("lines[{i}].index"), "between 1 and 64"));
+            return Err(StoreError::invalid(
+                format!("lines[{i}].index"),
+                "between 1 and 64",
+            ));
         }
         dn(&format!("lines[{i}].dn"), &l.dn)?;
         if !seen_index.insert(l.index) {
-            return Err(StoreError::invalid(format!("lines[{i}].index"), "each button index once"));
+            return Err(StoreError::invalid(
+                format!("lines[{i}].index"),
+                "each button index once",
+            ));
         }
         if !seen_dn.insert(&l.dn) {
-            return Err(StoreError::invalid(format!("lines[{i}].dn"), "each line once per device"));
+            return Err(StoreError::invalid(
+                format!("lines[{i}].dn"),
+                "each line once per device",
+            ));
         }
     }
     Ok(())
@@ -193,7 +214,10 @@ pub fn device_patch(p: &DevicePatch) -> Result<()> {
         text("product", v)?;
     }
     if p.owner.is_some() && p.clear_owner {
-        return Err(StoreError::invalid("clear_owner", "give either owner or clear_owner"));
+        return Err(StoreError::invalid(
+            "clear_owner",
+            "give either owner or clear_owner",
+        ));
     }
     if let Some(owner) = &p.owner {
         userid("owner", owner)?;
@@ -281,7 +305,10 @@ pub fn ldap(s: &LdapSettings, service_password: Option<&str>) -> Result<()> {
     for (i, server) in s.servers.iter().enumerate() {
         host(&format!("servers[{i}].host"), &server.host)?;
         if !(1..=65535).contains(&server.port) {
-            return Err(StoreError::invalid(format!("servers[{i}].port"), "between 1 and 65535"));
+            return Err(StoreError::invalid(
+                format!("servers[{i}].port"),
+                "between 1 and 65535",
+            ));
         }
         if let Some(pem) = &server.ca_pem {
             if !pem.contains("-----BEGIN CERTIFICATE-----") || pem.len() > 65536 {

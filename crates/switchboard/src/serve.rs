@@ -31,7 +31,11 @@ pub struct ServeArgs {
 }
 
 /// Runs the node until a termination signal.
-pub async fn run(args: ServeArgs, data_dir: Option<PathBuf>, utc_offset: Option<switchboard_server::UtcOffset>) -> anyhow::Result<()> {
+pub async fn run(
+    args: ServeArgs,
+    data_dir: Option<PathBuf>,
+    utc_offset: Option<switchboard_server::UtcOffset>,
+) -> anyhow::Result<()> {
     let mut config = match &args.config {
         Some(path) => NodeConfig::from_file(path)?,
         None => NodeConfig::default(),
@@ -53,15 +57,33 @@ pub async fn run(args: ServeArgs, data_dir: Option<PathBuf>, utc_offset: Option<
         config.store.url = Some(url);
     }
     let backend = match config.store.backend {
-        Backend::Sqlite => format!("SQLite {}", config.data_dir.join("switchboard.db").display()),
+        Backend::Sqlite => format!(
+            "SQLite {}",
+            config.data_dir.join("switchboard.db").display()
+        ),
         Backend::Postgres => "PostgreSQL".to_string(),
     };
-    let node = switchboard_server::start(config, StartOptions { demo: args.demo, utc_offset }).await?;
+    let node = switchboard_server::start(
+        config,
+        StartOptions {
+            demo: args.demo,
+            utc_offset,
+        },
+    )
+    .await?;
     let dir = node.data_dir.display();
-    println!("Switchboard node {} started ({backend})", node.state.node_name);
-    println!("HTTPS API: {}  (certificate {dir}/certs/tomcat.pem)", node.api_url());
+    println!(
+        "Switchboard node {} started ({backend})",
+        node.state.node_name
+    );
+    println!(
+        "HTTPS API: {}  (certificate {dir}/certs/tomcat.pem)",
+        node.api_url()
+    );
     if let Some(password) = &node.report.admin_password {
-        println!("Administrator account created: user 'admin', password '{password}' (shown only now).");
+        println!(
+            "Administrator account created: user 'admin', password '{password}' (shown only now)."
+        );
     }
     println!("The CLI on this machine reaches the node through {dir} (admin token in {dir}/admin.token).");
     if let Some((path, credentials)) = &node.report.demo_credentials {

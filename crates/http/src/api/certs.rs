@@ -62,7 +62,10 @@ pub struct TrustImport {
 #[utoipa::path(get, path = "/api/certs", tag = "certs", responses((status = 200, body = Certificates)))]
 pub async fn show(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Certificates>> {
     let tomcat = s.identity.borrow().info().into();
-    Ok(Json(Certificates { tomcat, trust: s.store.list_trust().await? }))
+    Ok(Json(Certificates {
+        tomcat,
+        trust: s.store.list_trust().await?,
+    }))
 }
 
 /// Generates a new tomcat certificate and key; every TLS listener uses it from the next
@@ -81,10 +84,15 @@ pub async fn regenerate(
     s.identity.send_replace(Arc::new(identity));
     s.tracer.emit_default(
         Service::Node,
-        &TraceEvent::CertificateGenerated { subject: info.subject.clone(), fingerprint: info.sha256_fingerprint.clone() },
+        &TraceEvent::CertificateGenerated {
+            subject: info.subject.clone(),
+            fingerprint: info.sha256_fingerprint.clone(),
+        },
     );
     let detail = serde_json::json!({ "fingerprint": info.sha256_fingerprint });
-    s.store.record_audit(&actor.0, "regenerate", "certificate", "tomcat", &detail).await?;
+    s.store
+        .record_audit(&actor.0, "regenerate", "certificate", "tomcat", &detail)
+        .await?;
     s.changed(&actor, "regenerate", "certificate", "tomcat");
     Ok(Json(info.into()))
 }
@@ -97,23 +105,39 @@ pub async fn import_trust(
     Extension(actor): Extension<Actor>,
     ApiJson(import): ApiJson<TrustImport>,
 ) -> ApiResult<(StatusCode, Json<Vec<TrustCert>>)> {
-    let ders = switchboard_pki::certificate_ders(&import.pem).map_err(|e| ApiError::invalid("pem", e.to_string()))?;
+    let ders = switchboard_pki::certificate_ders(&import.pem)
+        .map_err(|e| ApiError::invalid("pem", e.to_string()))?;
     let mut added = Vec::new();
     for der in ders {
-        let info = switchboard_pki::cert_info_from_der(der.as_ref()).map_err(|e| ApiError::invalid("pem", e.to_string()))?;
+        let info = switchboard_pki::cert_info_from_der(der.as_ref())
+            .map_err(|e| ApiError::invalid("pem", e.to_string()))?;
         let pem = der_to_pem(der.as_ref());
         let t = s
             .store
-            .add_trust(&actor.0, &info.sha256_fingerprint, &info.subject, &info.not_after, &pem)
+            .add_trust(
+                &actor.0,
+                &info.sha256_fingerprint,
+                &info.subject,
+                &info.not_after,
+                &pem,
+            )
             .await?;
         s.tracer.emit_default(
             Service::Node,
-            &TraceEvent::TrustCertificateImported { subject: info.subject, fingerprint: info.sha256_fingerprint },
+            &TraceEvent::TrustCertificateImported {
+                subject: info.subject,
+                fingerprint: info.sha256_fingerprint,
+            },
         );
         added.push(t);
     }
     s.reload_trust().await?;
-    s.changed(&actor, "create", "trustcert", &format!("{} certificate(s)", added.len()));
+    s.changed(
+        &actor,
+        "create",
+        "trustcert",
+        &format!("{} certificate(s)", added.len()),
+    );
     Ok((StatusCode::CREATED, Json(added)))
 }
 
@@ -126,7 +150,12 @@ pub async fn remove_trust(
     Path(fingerprint): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.store.remove_trust(&actor.0, &fingerprint).await?;
-    s.tracer.emit_default(Service::Node, &TraceEvent::TrustCertificateRemoved { fingerprint: fingerprint.clone() });
+    s.tracer.emit_default(
+        Service::Node,
+        &TraceEvent::TrustCertificateRemoved {
+            fingerprint: fingerprint.clone(),
+        },
+    );
     s.reload_trust().await?;
     s.changed(&actor, "delete", "trustcert", &fingerprint);
     Ok(StatusCode::NO_CONTENT)

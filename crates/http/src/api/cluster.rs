@@ -16,7 +16,9 @@ use crate::ApiState;
 
 /// Every phone security profile.
 #[utoipa::path(get, path = "/api/profiles", tag = "profiles", responses((status = 200, body = [SecurityProfile])))]
-pub async fn list_profiles(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Vec<SecurityProfile>>> {
+pub async fn list_profiles(
+    State(s): State<Arc<ApiState>>,
+) -> ApiResult<Json<Vec<SecurityProfile>>> {
     Ok(Json(s.store.list_profiles().await?))
 }
 
@@ -36,7 +38,10 @@ pub async fn create_profile(
 /// One security profile.
 #[utoipa::path(get, path = "/api/profiles/{name}", tag = "profiles",
     responses((status = 200, body = SecurityProfile), (status = 404, body = ErrorBody)))]
-pub async fn get_profile(State(s): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<SecurityProfile>> {
+pub async fn get_profile(
+    State(s): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SecurityProfile>> {
     Ok(Json(s.store.get_profile(&name).await?))
 }
 
@@ -104,7 +109,10 @@ pub async fn create_node(
 /// One node.
 #[utoipa::path(get, path = "/api/nodes/{name}", tag = "nodes",
     responses((status = 200, body = Node), (status = 404, body = ErrorBody)))]
-pub async fn get_node(State(s): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<Node>> {
+pub async fn get_node(
+    State(s): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Node>> {
     Ok(Json(s.store.get_node(&name).await?))
 }
 
@@ -144,7 +152,10 @@ pub async fn list_params(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Vec<P
 /// One parameter.
 #[utoipa::path(get, path = "/api/params/{name}", tag = "params",
     responses((status = 200, body = Param), (status = 404, body = ErrorBody)))]
-pub async fn get_param(State(s): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<Param>> {
+pub async fn get_param(
+    State(s): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Param>> {
     Ok(Json(s.store.get_param(&name).await?))
 }
 
@@ -181,7 +192,9 @@ const SIP_OAUTH_MODE: &str = "ClusterSIPOAuthMode";
 /// The cluster's SIP OAuth mode (`utils sipOAuth-mode` in the seed).
 #[utoipa::path(get, path = "/api/sip-oauth-mode", tag = "params", responses((status = 200, body = SipOauthMode)))]
 pub async fn get_sip_oauth_mode(State(s): State<Arc<ApiState>>) -> ApiResult<Json<SipOauthMode>> {
-    Ok(Json(SipOauthMode { enabled: s.store.param_i64(SIP_OAUTH_MODE).await? == 1 }))
+    Ok(Json(SipOauthMode {
+        enabled: s.store.param_i64(SIP_OAUTH_MODE).await? == 1,
+    }))
 }
 
 /// Enables or disables SIP OAuth mode; no service restart is needed.
@@ -195,7 +208,9 @@ pub async fn set_sip_oauth_mode(
     let value = if mode.enabled { "1" } else { "0" };
     let p = s.store.set_param(&actor.0, SIP_OAUTH_MODE, value).await?;
     s.changed(&actor, "update", "processconfig", SIP_OAUTH_MODE);
-    Ok(Json(SipOauthMode { enabled: p.value == "1" }))
+    Ok(Json(SipOauthMode {
+        enabled: p.value == "1",
+    }))
 }
 
 /// The LDAP authentication settings (the service password is never returned).
@@ -239,7 +254,10 @@ pub async fn put_expressway(
 /// One edge-proxy entry, by pkid or host name.
 #[utoipa::path(get, path = "/api/expressway/{key}", tag = "expressway",
     responses((status = 200, body = Expressway), (status = 404, body = ErrorBody)))]
-pub async fn get_expressway(State(s): State<Arc<ApiState>>, Path(key): Path<String>) -> ApiResult<Json<Expressway>> {
+pub async fn get_expressway(
+    State(s): State<Arc<ApiState>>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Expressway>> {
     Ok(Json(s.store.get_expressway(&key).await?))
 }
 

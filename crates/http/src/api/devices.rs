@@ -33,7 +33,10 @@ pub async fn create(
 /// One device.
 #[utoipa::path(get, path = "/api/devices/{name}", tag = "devices",
     responses((status = 200, body = Device), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<Arc<ApiState>>, Path(name): Path<String>) -> ApiResult<Json<Device>> {
+pub async fn get(
+    State(s): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Device>> {
     Ok(Json(s.store.get_device(&name).await?))
 }
 
@@ -86,7 +89,10 @@ pub async fn create_line(
 /// One directory number.
 #[utoipa::path(get, path = "/api/lines/{dn}", tag = "lines",
     responses((status = 200, body = Line), (status = 404, body = ErrorBody)))]
-pub async fn get_line(State(s): State<Arc<ApiState>>, Path(dn): Path<String>) -> ApiResult<Json<Line>> {
+pub async fn get_line(
+    State(s): State<Arc<ApiState>>,
+    Path(dn): Path<String>,
+) -> ApiResult<Json<Line>> {
     Ok(Json(s.store.get_line(&dn).await?))
 }
 

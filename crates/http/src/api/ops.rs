@@ -31,7 +31,13 @@ pub async fn sql(
     ApiJson(req): ApiJson<SqlRequest>,
 ) -> ApiResult<Json<SqlResult>> {
     let result = s.store.query_read_only(&req.query).await?;
-    s.tracer.emit_default(Service::Api, &TraceEvent::SqlQueryRun { actor: actor.0, rows: result.rows.len() as u64 });
+    s.tracer.emit_default(
+        Service::Api,
+        &TraceEvent::SqlQueryRun {
+            actor: actor.0,
+            rows: result.rows.len() as u64,
+        },
+    );
     Ok(Json(result))
 }
 
@@ -47,7 +53,11 @@ pub struct PortsReport {
 #[utoipa::path(get, path = "/api/ports", tag = "operations", responses((status = 200, body = PortsReport)))]
 pub async fn ports(State(s): State<Arc<ApiState>>) -> ApiResult<Json<PortsReport>> {
     let listeners = s.listeners.read().map(|l| l.clone()).unwrap_or_default();
-    Ok(Json(PortsReport { node: s.node_name.clone(), listeners, nodes: s.store.list_nodes().await? }))
+    Ok(Json(PortsReport {
+        node: s.node_name.clone(),
+        listeners,
+        nodes: s.store.list_nodes().await?,
+    }))
 }
 
 /// The trace level of one service.
@@ -72,7 +82,10 @@ pub async fn trace_levels(State(s): State<Arc<ApiState>>) -> Json<Vec<TraceLevel
         s.tracer
             .levels()
             .into_iter()
-            .map(|(service, level)| TraceLevelEntry { service: service.as_str().into(), level: level.to_string() })
+            .map(|(service, level)| TraceLevelEntry {
+                service: service.as_str().into(),
+                level: level.to_string(),
+            })
             .collect(),
     )
 }
@@ -86,12 +99,25 @@ pub async fn set_trace_level(
     Path(service): Path<String>,
     ApiJson(change): ApiJson<TraceLevelChange>,
 ) -> ApiResult<Json<TraceLevelEntry>> {
-    let service: Service = service.parse().map_err(|e| ApiError::invalid("service", format!("{e}")))?;
-    let level: Level = change.level.parse().map_err(|e| ApiError::invalid("level", format!("{e}")))?;
-    s.store.set_trace_level(&actor.0, &s.node_name, service.as_str(), &level.to_string()).await?;
+    let service: Service = service
+        .parse()
+        .map_err(|e| ApiError::invalid("service", format!("{e}")))?;
+    let level: Level = change
+        .level
+        .parse()
+        .map_err(|e| ApiError::invalid("level", format!("{e}")))?;
+    s.store
+        .set_trace_level(&actor.0, &s.node_name, service.as_str(), &level.to_string())
+        .await?;
     s.tracer.set_level(service, level);
-    s.tracer.emit_default(Service::Node, &TraceEvent::TraceLevelChanged { service, level });
-    Ok(Json(TraceLevelEntry { service: service.as_str().into(), level: level.to_string() }))
+    s.tracer.emit_default(
+        Service::Node,
+        &TraceEvent::TraceLevelChanged { service, level },
+    );
+    Ok(Json(TraceLevelEntry {
+        service: service.as_str().into(),
+        level: level.to_string(),
+    }))
 }
 
 /// How many audit entries to return.
@@ -103,7 +129,10 @@ pub struct AuditQuery {
 /// The newest audit entries, newest first.
 #[utoipa::path(get, path = "/api/audit", tag = "operations", params(AuditQuery),
     responses((status = 200, body = [AuditEntry])))]
-pub async fn audit(State(s): State<Arc<ApiState>>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<AuditEntry>>> {
+pub async fn audit(
+    State(s): State<Arc<ApiState>>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntry>>> {
     Ok(Json(s.store.list_audit(q.limit.unwrap_or(50)).await?))
 }
 

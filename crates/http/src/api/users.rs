@@ -33,7 +33,10 @@ pub async fn create(
 /// One end user.
 #[utoipa::path(get, path = "/api/users/{userid}", tag = "users",
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<Arc<ApiState>>, Path(userid): Path<String>) -> ApiResult<Json<User>> {
+pub async fn get(
+    State(s): State<Arc<ApiState>>,
+    Path(userid): Path<String>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.store.get_user(&userid).await?))
 }
 

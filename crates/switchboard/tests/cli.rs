@@ -1,0 +1,240 @@
+//! End-to-end tests of the `switchboard` binary: `serve --demo` in a child process, then the
+//! admin verbs from "another shell", as the README tells a user to.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+struct Served {
+    child: Child,
+    dir: tempfile::TempDir,
+    stdout: std::sync::mpsc::Receiver<String>,
+}
+
+fn serve() -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--demo",
+            "--node-name",
+            "ucm1",
+            "--https",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let served = Served {
+        child,
+        dir,
+        stdout: rx,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !served.data().join("node.url").exists() {
+        assert!(Instant::now() < deadline, "the node did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    served
+}
+
+impl Served {
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    fn cli(&self, args: &[&str]) -> Output {
+        cli_in(&self.data(), args, None)
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
+    }
+}
+
+fn cli_in(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("SWITCHBOARD_SERVER")
+        .env_remove("SWITCHBOARD_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stop(mut served: Served) -> Vec<String> {
+    let pid = served.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    std::thread::sleep(Duration::from_millis(100));
+    served.stdout_lines()
+}
+
+#[test]
+fn the_readme_tour_works_against_a_running_node() {
+    let node = serve();
+
+    let out = node.ok(&["sip-oauth-mode", "enable"]);
+    assert!(out.starts_with("SIP OAuth mode enabled."), "{out}");
+    let out = node.ok(&[
+        "sql",
+        "select paramvalue from processconfig where paramname = 'ClusterSIPOAuthMode'",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim(), "paramvalue");
+    assert!(lines[1].chars().all(|c| c == '=' || c == '-') && !lines[1].is_empty());
+    assert_eq!(lines[2].trim(), "1");
+    assert_eq!(
+        node.ok(&["sip-oauth-mode", "status"]).trim(),
+        "SIP OAuth mode: enabled"
+    );
+
+    let url = std::fs::read_to_string(node.data().join("node.url")).unwrap();
+    let port = url.trim().rsplit(':').next().unwrap().to_string();
+    let out = node.ok(&["ports"]);
+    assert!(out.contains(&format!("127.0.0.1:{port} (LISTEN)")), "{out}");
+    assert!(
+        out.contains("5090") && out.contains("5091"),
+        "configured ports listed: {out}"
+    );
+
+    let out = node.ok(&["device", "list"]);
+    assert!(
+        out.contains("SEP001794625DE5") && out.contains("CSFwwhite"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&node.ok(&["--json", "device", "list"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // A user created with the password on stdin.
+    let out = cli_in(
+        &node.data(),
+        &[
+            "user",
+            "add",
+            "jpinkman",
+            "--password-stdin",
+            "--cti-enabled",
+            "true",
+        ],
+        Some("Yo-Science-42\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user: serde_json::Value =
+        serde_json::from_str(&node.ok(&["--json", "user", "show", "jpinkman"])).unwrap();
+    assert_eq!(
+        (
+            user["has_password"].as_bool(),
+            user["cti_enabled"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+
+    // Bad input: a clear error, exit status 1, nothing changed.
+    let out = node.cli(&["node", "set", "ucm1", "--port", "sip_oauth=80"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ports.sip_oauth") && err.contains("1024"),
+        "{err}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&node.ok(&["--json", "node", "show", "ucm1"])).unwrap();
+    assert_eq!(shown["ports"]["sip_oauth"], 5090);
+    let out = node.cli(&["sql", "delete from enduser"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SELECT"));
+    let out = node.cli(&[
+        "profile",
+        "set",
+        "Cisco Unified Client Services Framework - OAuth auth",
+        "--digest-auth",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("digest"));
+    assert_eq!(
+        node.ok(&["--json", "user", "list"])
+            .matches("\"userid\"")
+            .count(),
+        2
+    );
+
+    // The trace level changes live.
+    assert!(node
+        .ok(&["trace", "level", "cti", "debug"])
+        .contains("debug"));
+    assert!(node
+        .ok(&["trace", "levels"])
+        .lines()
+        .any(|l| l.contains("cti") && l.contains("debug")));
+
+    let printed = stop(node);
+    let all = printed.join("\n");
+    assert!(all.contains("Administrator account created"), "{all}");
+    assert!(all.contains("wwhite") && all.contains("Stopping"), "{all}");
+}
+
+#[test]
+fn without_a_node_the_cli_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli_in(&dir.path().join("none"), &["device", "list"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("switchboard serve"), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_config_with_an_unknown_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "node_name = 'ucm1'\n[listen]\nhttps_port = 1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `https_port`"), "{err}");
+}
