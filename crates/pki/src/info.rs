@@ -16,6 +16,7 @@ pub const MAX_PEM_BYTES: usize = 64 * 1024;
 
 /// Human-readable summary of one X.509 certificate, as shown by the API and CLI.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CertInfo {
     /// Subject distinguished name, e.g. `CN=cucm1, O=Switchboard`.
     pub subject: String,

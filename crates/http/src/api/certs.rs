@@ -16,38 +16,10 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Actor, ApiJson};
 use crate::ApiState;
 
-/// What a certificate says about itself.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CertificateInfo {
-    pub subject: String,
-    pub issuer: String,
-    pub serial: String,
-    pub not_before: String,
-    pub not_after: String,
-    pub sha256_fingerprint: String,
-    pub sans: Vec<String>,
-    pub is_ca: bool,
-}
-
-impl From<CertInfo> for CertificateInfo {
-    fn from(c: CertInfo) -> Self {
-        CertificateInfo {
-            subject: c.subject,
-            issuer: c.issuer,
-            serial: c.serial,
-            not_before: c.not_before,
-            not_after: c.not_after,
-            sha256_fingerprint: c.sha256_fingerprint,
-            sans: c.sans,
-            is_ca: c.is_ca,
-        }
-    }
-}
-
 /// The node's certificate and the trust store.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Certificates {
-    pub tomcat: CertificateInfo,
+    pub tomcat: CertInfo,
     pub trust: Vec<TrustCert>,
 }
 
@@ -61,7 +33,7 @@ pub struct TrustImport {
 /// The node's certificate and the trust store.
 #[utoipa::path(get, path = "/api/certs", tag = "certs", responses((status = 200, body = Certificates)))]
 pub async fn show(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Certificates>> {
-    let tomcat = s.identity.borrow().info().into();
+    let tomcat = s.identity.borrow().info();
     Ok(Json(Certificates {
         tomcat,
         trust: s.store.list_trust().await?,
@@ -71,11 +43,11 @@ pub async fn show(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Certificates
 /// Generates a new tomcat certificate and key; every TLS listener uses it from the next
 /// handshake on.
 #[utoipa::path(post, path = "/api/certs/tomcat/regenerate", tag = "certs",
-    responses((status = 200, body = CertificateInfo)))]
+    responses((status = 200, body = CertInfo)))]
 pub async fn regenerate(
     State(s): State<Arc<ApiState>>,
     Extension(actor): Extension<Actor>,
-) -> ApiResult<Json<CertificateInfo>> {
+) -> ApiResult<Json<CertInfo>> {
     let identity = s
         .certs
         .regenerate_tomcat(&s.node_name, &s.extra_sans)
@@ -94,7 +66,7 @@ pub async fn regenerate(
         .record_audit(&actor.0, "regenerate", "certificate", "tomcat", &detail)
         .await?;
     s.changed(&actor, "regenerate", "certificate", "tomcat");
-    Ok(Json(info.into()))
+    Ok(Json(info))
 }
 
 /// Adds CA certificates to the trust store (a PEM bundle; private keys are refused).

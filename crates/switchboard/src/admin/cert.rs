@@ -28,20 +28,7 @@ pub enum CertCommand {
     },
 }
 
-/// A certificate as the API describes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CertInfo {
-    pub subject: String,
-    pub issuer: String,
-    pub serial: String,
-    pub not_before: String,
-    pub not_after: String,
-    pub sha256_fingerprint: String,
-    #[serde(default)]
-    pub sans: Vec<String>,
-    #[serde(default)]
-    pub is_ca: bool,
-}
+pub use switchboard_pki::CertInfo;
 
 /// The answer of `GET /api/certs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
