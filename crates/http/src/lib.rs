@@ -50,10 +50,21 @@ pub struct ApiState {
     pub trust: watch::Sender<Arc<Vec<String>>>,
     /// The node's listening sockets.
     pub listeners: Arc<RwLock<Vec<ListenerInfo>>>,
+    /// Every configuration change made through the API, for the parts of the node that
+    /// follow their configuration live (listeners rebinding to a new port, ...).
+    pub changes: tokio::sync::broadcast::Sender<ConfigChange>,
+}
+
+/// A configuration object changed (the store's table name and key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigChange {
+    pub object_type: String,
+    pub object_id: String,
 }
 
 impl ApiState {
-    /// Traces a configuration change (the audit log is written by the store).
+    /// Traces a configuration change (the audit log is written by the store) and tells the
+    /// parts of the node that follow their configuration.
     pub fn changed(
         &self,
         actor: &extract::Actor,
@@ -61,6 +72,10 @@ impl ApiState {
         object_type: &str,
         object_id: &str,
     ) {
+        let _ = self.changes.send(ConfigChange {
+            object_type: object_type.into(),
+            object_id: object_id.into(),
+        });
         self.tracer.emit_default(
             Service::Api,
             &TraceEvent::ConfigChanged {
@@ -85,9 +100,10 @@ impl ApiState {
         Ok(())
     }
 
-    /// Records a listening socket.
-    pub fn add_listener(&self, service: &str, transport: &str, addr: SocketAddr) {
+    /// Records the socket a service listens on (replacing its previous one).
+    pub fn set_listener(&self, service: &str, transport: &str, addr: SocketAddr) {
         if let Ok(mut l) = self.listeners.write() {
+            l.retain(|x| !(x.service == service && x.transport == transport));
             l.push(ListenerInfo {
                 service: service.into(),
                 transport: transport.into(),

@@ -4,8 +4,9 @@
 
 pub mod bootstrap;
 pub mod config;
+mod https;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -48,22 +49,10 @@ impl switchboard_store::Crypto for NodeCrypto {
 /// A running node.
 pub struct RunningNode {
     pub state: Arc<ApiState>,
-    pub https_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub report: BootstrapReport,
     shutdown: watch::Sender<bool>,
-    https: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-/// The URL a client on this machine reaches `addr` at.
-fn local_url(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
-        IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-        IpAddr::V4(v4) => v4.to_string(),
-    };
-    format!("https://{ip}:{}", addr.port())
+    https: https::HttpsService,
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -165,35 +154,23 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         identity: watch::Sender::new(Arc::new(identity)),
         trust: watch::Sender::new(Arc::new(trust)),
         listeners: Arc::new(RwLock::new(Vec::new())),
+        changes: tokio::sync::broadcast::channel(64).0,
     });
 
-    let https_addr = config
-        .listen
-        .https
-        .unwrap_or_else(|| SocketAddr::new(config.listen.address, node.ports.https as u16));
-    let listener = std::net::TcpListener::bind(https_addr)
-        .with_context(|| format!("cannot listen for HTTPS on {https_addr}"))?;
-    let https_addr = listener.local_addr()?;
-    state.add_listener("https", "tcp", https_addr);
-    std::fs::write(
-        data_dir.join("node.url"),
-        format!("{}\n", local_url(https_addr)),
-    )?;
-
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let https = {
-        let mut rx = shutdown_rx.clone();
-        tokio::spawn(switchboard_http::serve_https(
-            listener,
-            state.clone(),
-            async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            },
-        ))
+    let socket = match config.listen.https {
+        Some(addr) => https::HttpsSocket::Fixed(addr),
+        None => https::HttpsSocket::Configured(config.listen.address),
     };
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let https = https::HttpsService::start(
+        state.clone(),
+        socket,
+        node.ports.https,
+        data_dir.clone(),
+        shutdown_rx,
+    )?;
     Ok(RunningNode {
         state,
-        https_addr,
         data_dir,
         report,
         shutdown,
@@ -202,16 +179,30 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
 }
 
 impl RunningNode {
+    /// Where the HTTPS API listens now.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.state
+            .listeners
+            .read()
+            .ok()
+            .and_then(|l| {
+                l.iter()
+                    .find(|x| x.service == "https")
+                    .and_then(|x| x.address.parse().ok())
+            })
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
     /// The URL of the HTTPS API, as the CLI reaches it.
     pub fn api_url(&self) -> String {
-        local_url(self.https_addr)
+        https::local_url(self.https_addr())
     }
 
     /// Stops the listeners (letting requests in flight finish), flushes traces, closes the
     /// database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        let served = self.https.await;
+        let served = self.https.task.await;
         self.state.tracer.emit_default(
             Service::Node,
             &TraceEvent::NodeStopping {

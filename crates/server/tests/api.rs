@@ -285,7 +285,7 @@ async fn demo_lab_and_seed_verification(backend: &str) {
     assert_eq!(ports["listeners"][0]["service"], "https");
     assert_eq!(
         ports["listeners"][0]["address"],
-        t.node.https_addr.to_string()
+        t.node.https_addr().to_string()
     );
     assert_eq!(ports["nodes"][0]["ports"]["sip_oauth"], 5090);
     assert_eq!(ports["nodes"][0]["ports"]["sip_mra_oauth"], 5091);
@@ -711,7 +711,7 @@ async fn certificate_regenerates_without_restart(backend: &str) {
     // one connects, a client trusting only the old one is refused.
     let mut served = Err(String::new());
     for _ in 0..50 {
-        served = fingerprint_served(t.node.https_addr, &new_pem).await;
+        served = fingerprint_served(t.node.https_addr(), &new_pem).await;
         if served.is_ok() {
             break;
         }
@@ -719,7 +719,7 @@ async fn certificate_regenerates_without_restart(backend: &str) {
     }
     served.expect("the new certificate is served");
     assert!(
-        fingerprint_served(t.node.https_addr, &old_pem)
+        fingerprint_served(t.node.https_addr(), &old_pem)
             .await
             .is_err(),
         "the old certificate is still served"
@@ -939,4 +939,112 @@ async fn restart_keeps_identity(backend: &str) {
     );
     assert!(dir.path().join("node.url").exists());
     second.shutdown().await.unwrap();
+}
+
+/// A free TCP port in the range a node's ports may take (1024–49151).
+fn free_port() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if port <= 49151 {
+            return port;
+        }
+    }
+}
+
+struct PlainCrypto;
+
+impl switchboard_store::Crypto for PlainCrypto {
+    fn hash_password(&self, password: &str) -> String {
+        switchboard_auth::password::hash(password).unwrap()
+    }
+    fn seal(&self, _: &str) -> String {
+        unreachable!("nothing sealed in this test")
+    }
+    fn unseal(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_moves_to_a_new_port_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (free_port(), free_port());
+    // The node's row exists already, with its HTTPS port on a free port.
+    let store_config = switchboard_store::StoreConfig::Sqlite {
+        path: dir.path().join("switchboard.db"),
+    };
+    let store = switchboard_store::Store::open(&store_config, Arc::new(PlainCrypto))
+        .await
+        .unwrap();
+    let ports = switchboard_store::model::NodePorts {
+        https: first as u32,
+        ..Default::default()
+    };
+    let node = switchboard_store::model::Node {
+        name: "ucm1".into(),
+        address: "127.0.0.1".into(),
+        description: String::new(),
+        priority: 1,
+        ports,
+    };
+    store.put_node("test", &node, false).await.unwrap();
+    store.close().await;
+
+    let mut config = NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        node_name: Some("ucm1".into()),
+        ..Default::default()
+    };
+    config.listen.address = "127.0.0.1".parse().unwrap();
+    let node = switchboard_server::start(config, StartOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(node.https_addr().port(), first);
+    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let client = client_trusting(&cert);
+    let answer = client
+        .patch(format!("https://127.0.0.1:{first}/api/nodes/ucm1"))
+        .bearer_auth(&token)
+        .json(&json!({"ports": {"https": second}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let health = |port: u16| {
+        client
+            .get(format!("https://127.0.0.1:{port}/api/health"))
+            .send()
+    };
+    let mut moved = false;
+    for _ in 0..100 {
+        if health(second).await.is_ok() {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(moved, "the API did not move to port {second}");
+    assert_eq!(node.https_addr().port(), second);
+    let url = std::fs::read_to_string(dir.path().join("node.url")).unwrap();
+    assert_eq!(url.trim(), format!("https://127.0.0.1:{second}"));
+    // The old port is closed once its requests have finished.
+    let mut closed = false;
+    for _ in 0..300 {
+        if health(first).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(closed, "the old port {first} still answers");
+    node.shutdown().await.unwrap();
 }
