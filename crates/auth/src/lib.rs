@@ -6,6 +6,7 @@
 pub mod digest;
 mod error;
 mod fsutil;
+pub mod nonce;
 pub mod password;
 pub mod secretbox;
 pub mod token;

@@ -53,6 +53,8 @@ pub struct ApiState {
     /// Every configuration change made through the API, for the parts of the node that
     /// follow their configuration live (listeners rebinding to a new port, ...).
     pub changes: tokio::sync::broadcast::Sender<ConfigChange>,
+    /// Call control: live registrations and device state.
+    pub callctl: Arc<switchboard_callctl::CallControl>,
 }
 
 /// A configuration object changed (the store's table name and key).

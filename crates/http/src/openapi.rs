@@ -81,6 +81,7 @@ pub(crate) fn api_router() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(ops::trace_levels))
         .routes(routes!(ops::set_trace_level))
         .routes(routes!(ops::audit))
+        .routes(routes!(ops::registrations))
 }
 
 /// The OpenAPI document (health and the document itself included).

@@ -52,6 +52,12 @@ pub struct ListenSection {
     pub advertise: Option<String>,
     /// Overrides the HTTPS socket (tests use `127.0.0.1:0` for an ephemeral port).
     pub https: Option<SocketAddr>,
+    /// Overrides the SIP UDP socket (the node's `sip` port, 5060, otherwise).
+    pub sip_udp: Option<SocketAddr>,
+    /// Overrides the SIP TCP socket (the node's `sip` port, 5060, otherwise).
+    pub sip_tcp: Option<SocketAddr>,
+    /// Overrides the SIP TLS socket (the node's `sip_secure` port, 5061, otherwise).
+    pub sip_tls: Option<SocketAddr>,
 }
 
 impl Default for ListenSection {
@@ -60,6 +66,9 @@ impl Default for ListenSection {
             address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             advertise: None,
             https: None,
+            sip_udp: None,
+            sip_tcp: None,
+            sip_tls: None,
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct RunningNode {
     pub report: BootstrapReport,
     shutdown: watch::Sender<bool>,
     https: https::HttpsService,
+    pub sip: switchboard_sip::SipService,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -155,7 +157,34 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         trust: watch::Sender::new(Arc::new(trust)),
         listeners: Arc::new(RwLock::new(Vec::new())),
         changes: tokio::sync::broadcast::channel(64).0,
+        callctl: Arc::new(switchboard_callctl::CallControl::new()),
     });
+
+    let sip_socket = |over: Option<SocketAddr>, port: u32| {
+        vec![over.unwrap_or_else(|| SocketAddr::new(config.listen.address, port as u16))]
+    };
+    let sip_config = switchboard_sip::SipConfig {
+        sockets: switchboard_sip::SipSockets {
+            udp: sip_socket(config.listen.sip_udp, node.ports.sip),
+            tcp: sip_socket(config.listen.sip_tcp, node.ports.sip),
+            tls: sip_socket(config.listen.sip_tls, node.ports.sip_secure),
+        },
+        ..Default::default()
+    };
+    let sip = switchboard_sip::SipService::start(
+        sip_config,
+        state.store.clone(),
+        state.tracer.clone(),
+        state.callctl.clone(),
+        state.node_name.clone(),
+        state.identity.subscribe(),
+        state.trust.subscribe(),
+    )
+    .await?;
+    for (service, transport, addr) in &sip.bound {
+        state.set_listener(service, transport, *addr);
+    }
+    let follower = tokio::spawn(follow_changes(state.clone(), sip.registrar.clone()));
 
     let socket = match config.listen.https {
         Some(addr) => https::HttpsSocket::Fixed(addr),
@@ -175,7 +204,31 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         report,
         shutdown,
         https,
+        sip,
+        follower,
     })
+}
+
+/// Applies configuration changes to the running services.
+async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Registrar>) {
+    let mut changes = state.changes.subscribe();
+    loop {
+        let change = match changes.recv().await {
+            Ok(c) => Some(c),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let kind = change.as_ref().map(|c| c.object_type.as_str());
+        if matches!(
+            kind,
+            None | Some("device") | Some("securityprofile") | Some("user")
+        ) {
+            registrar.devices_changed();
+        }
+        if matches!(kind, None | Some("processconfig")) {
+            registrar.reload_params().await;
+        }
+    }
 }
 
 impl RunningNode {
@@ -203,6 +256,8 @@ impl RunningNode {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         let served = self.https.task.await;
+        self.follower.abort();
+        self.sip.shutdown().await;
         self.state.tracer.emit_default(
             Service::Node,
             &TraceEvent::NodeStopping {

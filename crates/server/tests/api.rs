@@ -24,13 +24,22 @@ fn client_trusting(cert_pem: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// Every service of the node on an ephemeral loopback port.
+fn ephemeral(config: &mut NodeConfig) {
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    config.listen.https = Some(any);
+    config.listen.sip_udp = Some(any);
+    config.listen.sip_tcp = Some(any);
+    config.listen.sip_tls = Some(any);
+}
+
 async fn boot_in(dir: &Path, backend: &str, pg_url: Option<String>, demo: bool) -> RunningNode {
     let mut config = NodeConfig {
         data_dir: dir.to_path_buf(),
         node_name: Some("ucm1".into()),
         ..Default::default()
     };
-    config.listen.https = Some("127.0.0.1:0".parse().unwrap());
+    ephemeral(&mut config);
     if backend == "postgres" {
         config.store.backend = Backend::Postgres;
         config.store.url = pg_url;
@@ -282,11 +291,34 @@ async fn demo_lab_and_seed_verification(backend: &str) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["rows"], json!([["1"]]));
     let ports = t.get("/api/ports").await;
-    assert_eq!(ports["listeners"][0]["service"], "https");
-    assert_eq!(
-        ports["listeners"][0]["address"],
-        t.node.https_addr().to_string()
+    let listeners: Vec<(String, String, String)> = ports["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["service"].as_str().unwrap().into(),
+                l["transport"].as_str().unwrap().into(),
+                l["address"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        listeners.contains(&(
+            "https".into(),
+            "tcp".into(),
+            t.node.https_addr().to_string()
+        )),
+        "{listeners:?}"
     );
+    for (service, transport) in [("sip", "udp"), ("sip", "tcp"), ("sip-secure", "tcp")] {
+        assert!(
+            listeners
+                .iter()
+                .any(|(s, tr, _)| s == service && tr == transport),
+            "{service}/{transport} missing: {listeners:?}"
+        );
+    }
     assert_eq!(ports["nodes"][0]["ports"]["sip_oauth"], 5090);
     assert_eq!(ports["nodes"][0]["ports"]["sip_mra_oauth"], 5091);
     t.node.shutdown().await.unwrap();

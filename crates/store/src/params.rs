@@ -58,7 +58,7 @@ pub const PARAMS: &[ParamDef] = &[
     ParamDef {
         name: "SipMaxRegistrationExpiresSeconds",
         default: "120",
-        kind: ParamKind::Range(30, 86400),
+        kind: ParamKind::Range(1, 86400),
         description: "Longest registration the SIP registrar grants (seconds)",
     },
     ParamDef {
@@ -66,6 +66,12 @@ pub const PARAMS: &[ParamDef] = &[
         default: "60",
         kind: ParamKind::Range(1, 3600),
         description: "Shorter requested registrations get 423 Interval Too Brief (seconds)",
+    },
+    ParamDef {
+        name: "SipDigestSha256Preferred",
+        default: "0",
+        kind: ParamKind::Flag,
+        description: "Digest challenge order: 0 MD5 first then SHA-256 (what phones expect), 1 SHA-256 first (RFC 8760)",
     },
     ParamDef {
         name: "CredentialPolicyFailedLogonThreshold",

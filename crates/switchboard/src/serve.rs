@@ -25,6 +25,15 @@ pub struct ServeArgs {
     /// HTTPS socket, overriding the node's configured port (e.g. 127.0.0.1:0 for tests).
     #[arg(long)]
     pub https: Option<SocketAddr>,
+    /// SIP UDP socket, overriding the node's configured `sip` port (e.g. 127.0.0.1:0).
+    #[arg(long)]
+    pub sip_udp: Option<SocketAddr>,
+    /// SIP TCP socket, overriding the node's configured `sip` port.
+    #[arg(long)]
+    pub sip_tcp: Option<SocketAddr>,
+    /// SIP TLS socket, overriding the node's configured `sip_secure` port.
+    #[arg(long)]
+    pub sip_tls: Option<SocketAddr>,
     /// Use PostgreSQL at this URL instead of the embedded SQLite.
     #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
@@ -51,6 +60,15 @@ pub async fn run(
     }
     if let Some(https) = args.https {
         config.listen.https = Some(https);
+    }
+    for (flag, slot) in [
+        (args.sip_udp, &mut config.listen.sip_udp),
+        (args.sip_tcp, &mut config.listen.sip_tcp),
+        (args.sip_tls, &mut config.listen.sip_tls),
+    ] {
+        if flag.is_some() {
+            *slot = flag;
+        }
     }
     if let Some(url) = args.store_url {
         config.store.backend = Backend::Postgres;

@@ -159,6 +159,53 @@ pub enum TraceEvent {
         call_record: bool,
     },
 
+    // ---- SIP registration ------------------------------------------------------
+    /// A REGISTER arrived: `SIP REGISTER received from udp 127.0.0.1:5070 for SEP001794625DE5
+    /// (Call-ID=…, CSeq=2270, Expires=3600)`.
+    SipRegisterReceived {
+        transport: String,
+        source: String,
+        device: String,
+        call_id: String,
+        cseq: u32,
+        expires: Option<u32>,
+    },
+    /// The registrar challenged: `SIP 401 Unauthorized sent to SEP001794625DE5: digest challenge
+    /// (realm=ccmsipline, algorithms=SHA-256,MD5, stale=false)`; `scheme` is "digest" or "bearer".
+    SipChallengeSent {
+        device: String,
+        code: u16,
+        scheme: String,
+        detail: String,
+    },
+    /// A registration was accepted: `SIP registration accepted: SEP001794625DE5 contact
+    /// <sip:…> expires 120 (requested 3600) via udp 127.0.0.1:5070`.
+    SipRegistrationAccepted {
+        device: String,
+        contact: String,
+        granted: u32,
+        requested: u32,
+        transport: String,
+        source: String,
+    },
+    /// A registration was removed by the device: `SIP registration removed: …`.
+    SipRegistrationRemoved { device: String, contact: String },
+    /// A binding ran out: `SIP registration expired: SEP001794625DE5 contact <…>`.
+    SipRegistrationExpired { device: String, contact: String },
+    /// A registration was refused: `SIP registration refused: 404 Not Found for SEP… — reason`.
+    SipRegistrationRefused {
+        device: String,
+        code: u16,
+        reason: String,
+    },
+    /// A message could not be parsed: `SIP bad message from tcp 127.0.0.1:40000: … (400 sent)`.
+    SipBadMessage {
+        transport: String,
+        source: String,
+        error: String,
+        answered: bool,
+    },
+
     // ---- anything else -------------------------------------------------------
     /// Free-form text (sanitised like every other text). Prefer a typed variant.
     Text { text: String },

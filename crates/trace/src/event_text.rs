@@ -64,7 +64,13 @@ impl TraceEvent {
             | GotDn { .. }
             | AttemptAuthenticateDn { .. }
             | NonceIs { .. }
-            | CtiUserSettings { .. } => Level::Debug,
+            | CtiUserSettings { .. }
+            | SipRegisterReceived { .. }
+            | SipChallengeSent { .. } => Level::Debug,
+            SipRegistrationRefused { .. } | SipBadMessage { .. } => Level::Error,
+            SipRegistrationAccepted { .. }
+            | SipRegistrationRemoved { .. }
+            | SipRegistrationExpired { .. } => Level::Info,
             NodeStarting { .. }
             | NodeStopping { .. }
             | ListenerBound { .. }
@@ -218,6 +224,34 @@ impl fmt::Display for TraceEvent {
                 enabled(*cti_enabled),
                 enabled(*call_monitor),
                 enabled(*call_record),
+            ),
+            SipRegisterReceived { transport, source, device, call_id, cseq, expires } => {
+                write!(f, "SIP REGISTER received from {transport} {source} for {device} (Call-ID={call_id}, CSeq={cseq}, Expires=")?;
+                match expires {
+                    Some(e) => write!(f, "{e})"),
+                    None => f.write_str("none)"),
+                }
+            }
+            SipChallengeSent { device, code, scheme, detail } => {
+                write!(f, "SIP {code} challenge sent to {device}: {scheme} ({detail})")
+            }
+            SipRegistrationAccepted { device, contact, granted, requested, transport, source } => write!(
+                f,
+                "SIP registration accepted: {device} contact {contact} expires {granted} (requested {requested}) via {transport} {source}"
+            ),
+            SipRegistrationRemoved { device, contact } => {
+                write!(f, "SIP registration removed: {device} contact {contact}")
+            }
+            SipRegistrationExpired { device, contact } => {
+                write!(f, "SIP registration expired: {device} contact {contact}")
+            }
+            SipRegistrationRefused { device, code, reason } => {
+                write!(f, "SIP registration refused: {code} for {device}: {reason}")
+            }
+            SipBadMessage { transport, source, error, answered } => write!(
+                f,
+                "SIP bad message from {transport} {source}: {error} ({})",
+                if *answered { "400 sent" } else { "dropped" }
             ),
             Text { text } => f.write_str(text),
         }

@@ -120,6 +120,45 @@ pub async fn set_trace_level(
     }))
 }
 
+/// A live registration.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegistrationView {
+    pub device: String,
+    /// The registered contact URI.
+    pub contact: String,
+    /// udp, tcp or tls.
+    pub transport: String,
+    /// Where the device registered from.
+    pub source: String,
+    /// When the binding runs out (seconds since the Unix epoch).
+    pub expires_at: u64,
+    /// Seconds left.
+    pub expires_in: u64,
+}
+
+/// The live registrations of this node's devices.
+#[utoipa::path(get, path = "/api/registrations", tag = "operations", responses((status = 200, body = [RegistrationView])))]
+pub async fn registrations(State(s): State<Arc<ApiState>>) -> Json<Vec<RegistrationView>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Json(
+        s.callctl
+            .registrations()
+            .into_iter()
+            .map(|r| RegistrationView {
+                device: r.device,
+                contact: r.contact,
+                transport: r.transport,
+                source: r.source.to_string(),
+                expires_at: r.expires_at,
+                expires_in: r.expires_at.saturating_sub(now),
+            })
+            .collect(),
+    )
+}
+
 /// How many audit entries to return.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {

@@ -16,6 +16,7 @@ mod output;
 mod param;
 mod ports;
 mod profile;
+mod registrations;
 mod sip_oauth;
 mod sql;
 mod trace;
@@ -111,6 +112,8 @@ pub enum AdminCommand {
     },
     /// Open ports of the node and configured ports of the cluster (the seed's `show open ports`).
     Ports,
+    /// Live SIP registrations (device, contact, transport, source, time left).
+    Registrations,
     /// Trace levels per service.
     Trace {
         #[command(subcommand)]
@@ -151,6 +154,7 @@ async fn dispatch(connect: &ConnectArgs, command: AdminCommand) -> Result<(), Cl
         AdminCommand::SipOauthMode { command } => sip_oauth::run(&client, command).await,
         AdminCommand::Sql { query } => sql::run(&client, query).await,
         AdminCommand::Ports => ports::run(&client).await,
+        AdminCommand::Registrations => registrations::run(&client).await,
         AdminCommand::Trace { command } => trace::run(&client, command).await,
         AdminCommand::Audit { limit } => audit::run(&client, limit).await,
     }

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# One bounded registrar measurement of one server: start it fresh (empty location table) pinned
+# to CPU0, drive it with SIPp pinned to CPU1 (through stunnel for TLS, as Debian's SIPp has no
+# TLS), collect CPU, memory and SIPp's counts, stop it, print one TSV line.
+#   SERVER=switchboard|kamailio CASE=udp-digest|tls-digest RATE=4000 COUNT=80000 ./run.sh
+# Knobs: TLSCONN=1 (one TLS connection) | n (a new connection, full handshake, per
+# registration); LIMIT (registrations in flight, 5000); DATA (prepare.sh's dir); OUT (results).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SERVER=${SERVER:?set SERVER=switchboard or kamailio}
+CASE=${CASE:?set CASE=udp-digest or tls-digest}
+RATE=${RATE:-2000}
+COUNT=${COUNT:-$((RATE * 20))}
+LIMIT=${LIMIT:-5000}
+TLSCONN=${TLSCONN:-1}
+DATA=${DATA:-/tmp/switchboard-bench}
+OUT=${OUT:-/tmp/switchboard-bench-results}
+MAXWALL=${MAXWALL:-120}
+BIN="$ROOT/target/release/switchboard"
+[ -f "$DATA/devices.csv" ] || { echo "run $HERE/prepare.sh first" >&2; exit 2; }
+
+TP=UDP; CTP=udp; T=u1; DEST=127.0.0.1:5060; STUNNEL=0
+if [ "$CASE" = tls-digest ]; then
+  TP=TLS; CTP=tls; DEST=127.0.0.1:15061; STUNNEL=1
+  if [ "$TLSCONN" = n ]; then T=tn; else T=t1; fi
+fi
+RUN="$OUT/$SERVER-$CASE-c$TLSCONN-r$RATE-m$COUNT-$(date +%H%M%S)"
+mkdir -p "$RUN"
+PID=""; SPID=""
+cleanup() {
+  [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+trap cleanup EXIT
+
+CERT="$DATA/sb/certs/tomcat.pem"; KEY="$DATA/sb/certs/tomcat-key.pem"
+if [ "$SERVER" = kamailio ]; then
+  DEFS=(-A WITH_DIGEST)
+  [ "$CASE" = tls-digest ] && DEFS+=(-A WITH_TLS)
+  for f in registrar.cfg tls.cfg; do
+    sed -e "s#@DATA@#$DATA#g" -e "s#@RUN@#$RUN#g" -e "s#@CHILDREN@#2#g" -e "s#@JWT_SECRET@#unused#g" \
+        -e "s#@CERT@#$CERT#g" -e "s#@KEY@#$KEY#g" "$HERE/kamailio/$f.in" > "$RUN/$f"
+  done
+  [ -f "$CERT" ] || { echo "no certificate yet: start switchboard once (prepare.sh does)" >&2; exit 2; }
+  taskset -c 0 kamailio -f "$RUN/registrar.cfg" "${DEFS[@]}" -DD -E -m 1024 -M 256 -P "$RUN/k.pid" -Y "$RUN" \
+    > "$RUN/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 150); do kamcmd -s "unix:$RUN/kamailio_ctl" core.uptime >/dev/null 2>&1 && break; sleep 0.2; done
+  PIDS="$PID $(ps -o pid= --ppid "$PID" | tr '\n' ' ')"
+else
+  rm -f "$DATA/sb/node.url"
+  taskset -c 0 "$BIN" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
+    --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 > "$RUN/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 150); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
+  SB=(taskset -c 1 "$BIN" --data-dir "$DATA/sb")
+  "${SB[@]}" param set SipMaxRegistrationExpiresSeconds 3600 >/dev/null
+  "${SB[@]}" trace level sip error >/dev/null
+  if [ "$CASE" = tls-digest ]; then TRANSPORT=tls; else TRANSPORT=tcp-udp; fi
+  "${SB[@]}" profile set "Bench digest" --transport "$TRANSPORT" >/dev/null
+  sleep 1
+  PIDS="$PID"
+fi
+
+if [ "$STUNNEL" = 1 ]; then
+  cat > "$RUN/stunnel.conf" <<CONF
+foreground = yes
+pid =
+output = $RUN/stunnel.log
+debug = 3
+[sip-tls]
+client = yes
+sessionResume = no
+accept = 127.0.0.1:15061
+connect = 127.0.0.1:5061
+CONF
+  taskset -c 1 stunnel "$RUN/stunnel.conf" > /dev/null 2>&1 &
+  SPID=$!
+  sleep 1
+fi
+
+ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+rss_kb() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/status" ] && t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $t; }
+cpustat() { grep -E '^cpu[0-9]+ ' /proc/stat; }
+
+K0=$(ticks $PIDS); S0=0; [ "$STUNNEL" = 1 ] && S0=$(ticks "$SPID")
+M0=$(rss_kb $PIDS)
+cpustat > "$RUN/procstat.before"
+T0=$(date +%s.%N)
+set +e
+( cd "$RUN" && /usr/bin/time -f "%U %S %e" -o "$RUN/sipp.time" timeout "$MAXWALL" taskset -c 1 \
+  sipp "$DEST" -sf "$HERE/sipp/reg_digest.xml" -inf "$DATA/devices.csv" -t "$T" -i 127.0.0.1 -p 25060 \
+    -key tp "$TP" -key ctp "$CTP" \
+    -r "$RATE" -rp 1000 -m "$COUNT" -l "$LIMIT" -recv_timeout 5000 \
+    -max_recv_loops 5000 -max_sched_loops 5000 -buff_size 4194304 \
+    -max_socket 10000 -nostdin -trace_stat -stf "$RUN/sipp_stat.csv" -fd 1 \
+    -trace_err -error_file "$RUN/sipp_err.log" > "$RUN/sipp.out" 2>&1 )
+SRC=$?
+set -e
+T1=$(date +%s.%N)
+cpustat > "$RUN/procstat.after"
+K1=$(ticks $PIDS); S1=0; [ "$STUNNEL" = 1 ] && S1=$(ticks "$SPID")
+M1=$(rss_kb $PIDS)
+echo "$M0 $M1" > "$RUN/rss_kb"
+python3 "$HERE/summarize.py" "$RUN" "$SERVER:$CASE" "$TLSCONN" "$RATE" "$COUNT" "$LIMIT" "2" \
+  "$T0" "$T1" "$K0" "$K1" "$S0" "$S1" "$SRC" 0 1 | tee -a "$OUT/summary.tsv"

@@ -1,0 +1,163 @@
+//! The call-control core: what is known about devices independent of any wire protocol. SIP
+//! publishes registrations into it; the CTI Manager subscribes to its events (a device coming
+//! into or going out of service) and will send it commands. It knows neither SIP nor CTI
+//! message formats, so a second phone protocol or a second CTI facade is one more adapter.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::RwLock;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// How a device's registration changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationChange {
+    /// A new binding: the device (if it had none) comes into service.
+    Registered,
+    /// An existing binding was renewed.
+    Refreshed,
+    /// The device removed a binding (`Expires: 0`, `Contact: *`).
+    Unregistered,
+    /// A binding ran out without being renewed.
+    Expired,
+}
+
+/// One change of a device's registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistrationEvent {
+    pub device: String,
+    pub change: RegistrationChange,
+    /// The registered contact URI.
+    pub contact: String,
+    /// "udp", "tcp" or "tls".
+    pub transport: String,
+    pub source: SocketAddr,
+    /// Whether the device still has at least one live binding after this change.
+    pub in_service: bool,
+    /// When the binding runs out (seconds since the Unix epoch); 0 once removed.
+    pub expires_at: u64,
+}
+
+/// A live registration, as `switchboard registrations` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registration {
+    pub device: String,
+    pub contact: String,
+    pub transport: String,
+    pub source: SocketAddr,
+    /// Seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// The hub: registration state per device and the event stream.
+pub struct CallControl {
+    events: broadcast::Sender<RegistrationEvent>,
+    registrations: RwLock<HashMap<String, Vec<Registration>>>,
+}
+
+impl Default for CallControl {
+    fn default() -> Self {
+        CallControl::new()
+    }
+}
+
+impl CallControl {
+    /// An empty hub; slow subscribers that fall more than 4096 events behind are told so
+    /// (`RecvError::Lagged`) and must re-read the state.
+    pub fn new() -> CallControl {
+        CallControl {
+            events: broadcast::channel(4096).0,
+            registrations: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Records and announces a registration change.
+    pub fn publish(&self, event: RegistrationEvent) {
+        if let Ok(mut map) = self.registrations.write() {
+            let list = map.entry(event.device.clone()).or_default();
+            list.retain(|r| r.contact != event.contact);
+            if matches!(
+                event.change,
+                RegistrationChange::Registered | RegistrationChange::Refreshed
+            ) {
+                list.push(Registration {
+                    device: event.device.clone(),
+                    contact: event.contact.clone(),
+                    transport: event.transport.clone(),
+                    source: event.source,
+                    expires_at: event.expires_at,
+                });
+            }
+            if list.is_empty() || !event.in_service {
+                map.remove(&event.device);
+            }
+        }
+        let _ = self.events.send(event);
+    }
+
+    /// Every registration change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RegistrationEvent> {
+        self.events.subscribe()
+    }
+
+    /// Whether `device` has a live registration.
+    pub fn is_in_service(&self, device: &str) -> bool {
+        self.registrations
+            .read()
+            .map(|m| m.contains_key(device))
+            .unwrap_or(false)
+    }
+
+    /// Every live registration, by device.
+    pub fn registrations(&self) -> Vec<Registration> {
+        let mut all: Vec<Registration> = self
+            .registrations
+            .read()
+            .map(|m| m.values().flatten().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by(|a, b| (&a.device, &a.contact).cmp(&(&b.device, &b.contact)));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(change: RegistrationChange, in_service: bool) -> RegistrationEvent {
+        RegistrationEvent {
+            device: "SEP001794625DE5".into(),
+            change,
+            contact: "sip:1001@127.0.0.1:5070".into(),
+            transport: "udp".into(),
+            source: "127.0.0.1:5070".parse().unwrap(),
+            in_service,
+            expires_at: if in_service { 1_900_000_000 } else { 0 },
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_see_changes_and_state_follows() {
+        let cc = CallControl::new();
+        let mut rx = cc.subscribe();
+        assert!(!cc.is_in_service("SEP001794625DE5"));
+        cc.publish(event(RegistrationChange::Registered, true));
+        assert!(cc.is_in_service("SEP001794625DE5"));
+        assert_eq!(cc.registrations().len(), 1);
+        assert_eq!(cc.registrations()[0].contact, "sip:1001@127.0.0.1:5070");
+        cc.publish(event(RegistrationChange::Expired, false));
+        assert!(cc.registrations().is_empty());
+        assert!(!cc.is_in_service("SEP001794625DE5"));
+        assert_eq!(
+            rx.recv().await.unwrap().change,
+            RegistrationChange::Registered
+        );
+        let second = rx.recv().await.unwrap();
+        assert_eq!(
+            (second.change, second.in_service),
+            (RegistrationChange::Expired, false)
+        );
+    }
+}

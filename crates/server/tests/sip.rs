@@ -1,0 +1,843 @@
+//! The SIP registrar end to end: a node booted in-process on ephemeral loopback ports, driven
+//! by real SIPp scenarios (`tests/sipp/`) over UDP and TCP, and by raw sockets for hostile
+//! input. Every address is on 127.0.0.1.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_server::{NodeConfig, RunningNode, StartOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Node {
+    node: RunningNode,
+    client: reqwest::Client,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+async fn boot() -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        node_name: Some("ucm1".into()),
+        ..Default::default()
+    };
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    config.listen.https = Some(any);
+    config.listen.sip_udp = Some(any);
+    config.listen.sip_tcp = Some(any);
+    config.listen.sip_tls = Some(any);
+    let node = switchboard_server::start(
+        config,
+        StartOptions {
+            demo: true,
+            utc_offset: None,
+        },
+    )
+    .await
+    .unwrap();
+    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
+    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
+        .build()
+        .unwrap();
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Node {
+        node,
+        client,
+        token,
+        dir,
+    }
+}
+
+impl Node {
+    fn sip(&self, transport: &str) -> SocketAddr {
+        let service = if transport == "tls" {
+            "sip-secure"
+        } else {
+            "sip"
+        };
+        let wire = if transport == "udp" { "udp" } else { "tcp" };
+        let l = self.node.state.listeners.read().unwrap();
+        l.iter()
+            .find(|x| x.service == service && x.transport == wire)
+            .unwrap()
+            .address
+            .parse()
+            .unwrap()
+    }
+    fn demo_password(&self, id: &str) -> String {
+        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    }
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.node.api_url()))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        let text = resp.text().await.unwrap();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+    async fn registrations(&self) -> Vec<Value> {
+        self.api(reqwest::Method::GET, "/api/registrations", None)
+            .await
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+    fn traces(&self) -> String {
+        self.node.state.tracer.flush();
+        let dir = self.dir.path().join("traces/sip");
+        let mut all = String::new();
+        for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            all.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
+        }
+        all
+    }
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs one SIPp scenario (one registration per CSV line) in the foreground and returns
+/// whether every call succeeded, with SIPp's output and errors for the failure message.
+fn run_sipp(
+    scenario_file: &str,
+    server: SocketAddr,
+    transport: &str,
+    csv: &[String],
+    local_port: u16,
+    expires: u32,
+) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("devices.csv");
+    let mut f = std::fs::File::create(&csv_path).unwrap();
+    writeln!(f, "SEQUENTIAL").unwrap();
+    for line in csv {
+        writeln!(f, "{line}").unwrap();
+    }
+    let (t, tp, ctp) = if transport == "udp" {
+        ("u1", "UDP", "udp")
+    } else {
+        ("t1", "TCP", "tcp")
+    };
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg(server.to_string())
+        .arg("-sf")
+        .arg(scenario(scenario_file))
+        .arg("-inf")
+        .arg(&csv_path)
+        .args([
+            "-m",
+            &csv.len().to_string(),
+            "-t",
+            t,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &local_port.to_string(),
+        ])
+        .args([
+            "-key",
+            "tp",
+            tp,
+            "-key",
+            "ctp",
+            ctp,
+            "-key",
+            "expires",
+            &expires.to_string(),
+        ])
+        .args([
+            "-timeout",
+            "20",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            "errors.log",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("SIPp is needed (Debian package sip-tester; ./scripts/test.sh installs it): {e}")
+        });
+    let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+    let text = format!(
+        "{}{}{errors}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn auth(device: &str, password: &str) -> String {
+    format!("{device};[authentication username={device} password={password}]")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digest_registration_refresh_and_removal_over_udp_and_tcp() {
+    let n = boot().await;
+    let dev = "SEP001794625DE5";
+    let good = vec![auth(dev, &n.demo_password(dev))];
+    for transport in ["udp", "tcp"] {
+        let port = free_udp_port();
+        let (ok, out) = tokio::task::block_in_place(|| {
+            run_sipp(
+                "reg_digest.xml",
+                n.sip(transport),
+                transport,
+                &good,
+                port,
+                3600,
+            )
+        });
+        assert!(ok, "{transport} registration failed:\n{out}");
+        let regs = n.registrations().await;
+        let mine: Vec<&Value> = regs
+            .iter()
+            .filter(|r| r["transport"] == transport)
+            .collect();
+        assert_eq!(mine.len(), 1, "{regs:?}");
+        assert_eq!(mine[0]["device"], dev);
+        let left = mine[0]["expires_in"].as_u64().unwrap();
+        assert!(
+            (100..=120).contains(&left),
+            "granted {left}: the maximum (120 s) caps the 3600 asked for"
+        );
+        assert!(mine[0]["contact"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(":{port}")));
+        // Refresh from the same contact: still one binding.
+        let (ok, out) = tokio::task::block_in_place(|| {
+            run_sipp(
+                "reg_digest.xml",
+                n.sip(transport),
+                transport,
+                &good,
+                port,
+                3600,
+            )
+        });
+        assert!(ok, "refresh failed:\n{out}");
+        assert_eq!(
+            n.registrations()
+                .await
+                .iter()
+                .filter(|r| r["transport"] == transport)
+                .count(),
+            1
+        );
+        // Remove it.
+        let (ok, out) = tokio::task::block_in_place(|| {
+            run_sipp(
+                "unreg_digest.xml",
+                n.sip(transport),
+                transport,
+                &good,
+                port,
+                0,
+            )
+        });
+        assert!(ok, "unregister failed:\n{out}");
+        assert!(n
+            .registrations()
+            .await
+            .iter()
+            .all(|r| r["transport"] != transport));
+    }
+    let traces = n.traces();
+    assert!(
+        traces.contains("SIP registration accepted: SEP001794625DE5"),
+        "{traces}"
+    );
+    assert!(
+        traces.contains("SIP registration removed: SEP001794625DE5"),
+        "{traces}"
+    );
+    assert!(
+        !traces.contains(&n.demo_password(dev)),
+        "a password reached a trace"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_unknown_device_and_oauth_only_device_are_refused() {
+    let n = boot().await;
+    let udp = n.sip("udp");
+    let wrong = vec![auth("SEP001794625DE5", "not-the-password")];
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp(
+            "reg_wrong_password.xml",
+            udp,
+            "udp",
+            &wrong,
+            free_udp_port(),
+            3600,
+        )
+    });
+    assert!(ok, "a wrong password must get 401 again:\n{out}");
+    let unknown = vec!["SEP000000000001".to_string()];
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp(
+            "reg_unknown.xml",
+            udp,
+            "udp",
+            &unknown,
+            free_udp_port(),
+            3600,
+        )
+    });
+    assert!(ok, "an unknown device must get 404:\n{out}");
+    assert!(n.registrations().await.is_empty());
+
+    // The OAuth softphone may not register by digest on 5060: 403 with a reason.
+    let mut socket = tokio::net::TcpStream::connect(n.sip("tcp")).await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let register = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK-oauth1\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=a1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: oauth-1@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:1001@{local};transport=tcp>;+u.sip!devicename.ccm.cisco.com=\"CSFwwhite\"\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n"
+    );
+    socket.write_all(register.as_bytes()).await.unwrap();
+    let answer = read_response(&mut socket).await;
+    assert!(answer.starts_with("SIP/2.0 403 Forbidden\r\n"), "{answer}");
+    assert!(
+        answer.contains("Warning: 399 ucm1 \"Device's security profile requires SIP OAuth"),
+        "{answer}"
+    );
+    assert!(answer.contains("\r\nServer: Switchboard/"), "{answer}");
+    let traces = n.traces();
+    assert!(
+        traces.contains("SIP registration refused: 404 for SEP000000000001"),
+        "{traces}"
+    );
+    assert!(!traces.contains("not-the-password"));
+    n.node.shutdown().await.unwrap();
+}
+
+async fn read_response(socket: &mut tokio::net::TcpStream) -> String {
+    let mut buf = vec![0u8; 8192];
+    let mut got = Vec::new();
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+            .await
+            .expect("answer in time")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bindings_expire_and_call_control_hears_it() {
+    let n = boot().await;
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipMinRegistrationExpiresSeconds",
+        Some(json!({"value": "1"})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipMaxRegistrationExpiresSeconds",
+        Some(json!({"value": "2"})),
+    )
+    .await;
+    let mut events = n.node.state.callctl.subscribe();
+    let dev = "SEP001794625DE5";
+    let good = vec![auth(dev, &n.demo_password(dev))];
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp(
+            "reg_digest.xml",
+            n.sip("udp"),
+            "udp",
+            &good,
+            free_udp_port(),
+            3600,
+        )
+    });
+    assert!(ok, "{out}");
+    let first = events.recv().await.unwrap();
+    assert_eq!((first.device.as_str(), first.in_service), (dev, true));
+    assert!(n.node.state.callctl.is_in_service(dev));
+    let expired = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("expiry in time")
+        .unwrap();
+    assert_eq!(
+        expired.change,
+        switchboard_callctl::RegistrationChange::Expired
+    );
+    assert!(!expired.in_service && !n.node.state.callctl.is_in_service(dev));
+    assert!(n.registrations().await.is_empty());
+    assert!(n
+        .traces()
+        .contains("SIP registration expired: SEP001794625DE5"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_gets_400_or_is_dropped_and_the_server_keeps_serving() {
+    let n = boot().await;
+    let udp_addr = n.sip("udp");
+    let tcp_addr = n.sip("tcp");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // Garbage and an oversized datagram: dropped.
+    udp.send_to(b"\x00\x01garbage\xff\xfe", udp_addr)
+        .await
+        .unwrap();
+    udp.send_to(&vec![b'A'; 65_000], udp_addr).await.unwrap();
+    // A request with a broken header the server can still answer: 400 back to the sender.
+    let local = udp.local_addr().unwrap();
+    let bad = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-bad1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: bad-1@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:broken@\r\nExpires: soon\r\nContent-Length: 0\r\n\r\n"
+    );
+    udp.send_to(bad.as_bytes(), udp_addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (len, _) = tokio::time::timeout(Duration::from_secs(5), udp.recv_from(&mut buf))
+        .await
+        .expect("a 400")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..len]).to_string();
+    assert!(answer.starts_with("SIP/2.0 400 "), "{answer}");
+    assert!(answer.contains("Call-ID: bad-1@test"), "{answer}");
+
+    // A TCP client that sends half a message and stalls holds only its own connection.
+    let mut stalled = tokio::net::TcpStream::connect(tcp_addr).await.unwrap();
+    stalled.write_all(b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-x\r\nContent-Le").await.unwrap();
+    // TCP garbage without a Content-Length: the connection is closed.
+    let mut junk = tokio::net::TcpStream::connect(tcp_addr).await.unwrap();
+    junk.write_all(b"NOT SIP AT ALL\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), junk.read_to_end(&mut rest))
+        .await
+        .expect("closed in time");
+
+    // Everyone else is still served, over both transports.
+    let dev = "SEP001794625DE5";
+    let good = vec![auth(dev, &n.demo_password(dev))];
+    for transport in ["udp", "tcp"] {
+        let (ok, out) = tokio::task::block_in_place(|| {
+            run_sipp(
+                "reg_digest.xml",
+                n.sip(transport),
+                transport,
+                &good,
+                free_udp_port(),
+                3600,
+            )
+        });
+        assert!(ok, "{transport} after hostile input:\n{out}");
+    }
+    assert!(
+        n.traces().contains("SIP bad message"),
+        "bad input is traced"
+    );
+    drop(stalled);
+    n.node.shutdown().await.unwrap();
+}
+
+/// A minimal SIP client over UDP for the cases SIPp cannot express.
+struct UdpClient {
+    socket: tokio::net::UdpSocket,
+    server: SocketAddr,
+}
+
+impl UdpClient {
+    async fn new(server: SocketAddr) -> UdpClient {
+        UdpClient {
+            socket: tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            server,
+        }
+    }
+    fn local(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+    /// Sends a REGISTER for `device` and returns the response text.
+    async fn register(
+        &self,
+        device: &str,
+        call_id: &str,
+        cseq: u32,
+        contact: &str,
+        expires: u32,
+        extra: &str,
+    ) -> String {
+        let local = self.local();
+        let msg = format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{call_id}-{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{device}@127.0.0.1>;tag=t{cseq}\r\nTo: <sip:{device}@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: {contact}\r\nExpires: {expires}\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        self.socket
+            .send_to(msg.as_bytes(), self.server)
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 8192];
+        let (len, _) =
+            tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut buf))
+                .await
+                .expect("an answer")
+                .unwrap();
+        String::from_utf8_lossy(&buf[..len]).to_string()
+    }
+}
+
+/// The `nonce` of the WWW-Authenticate challenge for `algorithm`.
+fn nonce_for(response: &str, algorithm: &str) -> String {
+    let line = response
+        .lines()
+        .find(|l| {
+            l.starts_with("WWW-Authenticate:") && l.contains(&format!("algorithm={algorithm}"))
+        })
+        .unwrap_or_else(|| panic!("no {algorithm} challenge in {response}"));
+    line.split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn authorization(
+    alg: switchboard_auth::digest::DigestAlgorithm,
+    user: &str,
+    password: &str,
+    nonce: &str,
+    nc: u32,
+) -> String {
+    use switchboard_auth::digest;
+    let nc = format!("{nc:08x}");
+    let ha1 = digest::ha1(alg, user, "ccmsipline", password);
+    let response = digest::response(
+        alg,
+        &ha1,
+        nonce,
+        &nc,
+        "c0ffee",
+        "auth",
+        "REGISTER",
+        "sip:127.0.0.1",
+    );
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"ccmsipline\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{response}\", algorithm={alg}, cnonce=\"c0ffee\", qop=auth, nc={nc}\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sha256_digest_replay_interval_and_star_removal() {
+    use switchboard_auth::digest::DigestAlgorithm;
+    let n = boot().await;
+    let dev = "SEP001794625DE5";
+    let password = n.demo_password(dev);
+    let c = UdpClient::new(n.sip("udp")).await;
+    let contact = format!("<sip:1001@{}>", c.local());
+
+    // MD5 first by default; SHA-256 first when the parameter says so (RFC 8760 order).
+    let first = c.register(dev, "sha-1", 1, &contact, 3600, "").await;
+    let challenges: Vec<&str> = first
+        .lines()
+        .filter(|l| l.starts_with("WWW-Authenticate:"))
+        .collect();
+    assert_eq!(challenges.len(), 2, "{first}");
+    assert!(
+        challenges[0].contains("algorithm=MD5") && challenges[1].contains("algorithm=SHA-256"),
+        "{first}"
+    );
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipDigestSha256Preferred",
+        Some(json!({"value": "1"})),
+    )
+    .await;
+    // Changes reach the running services within a second.
+    let mut first = String::new();
+    for cseq in 2..50 {
+        first = c.register(dev, "sha-1", cseq, &contact, 3600, "").await;
+        if first
+            .lines()
+            .find(|l| l.starts_with("WWW-Authenticate:"))
+            .is_some_and(|l| l.contains("algorithm=SHA-256"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let challenges: Vec<&str> = first
+        .lines()
+        .filter(|l| l.starts_with("WWW-Authenticate:"))
+        .collect();
+    assert!(challenges[0].contains("algorithm=SHA-256"), "{first}");
+
+    let nonce = nonce_for(&first, "SHA-256");
+    let ok = c
+        .register(
+            dev,
+            "sha-1",
+            100,
+            &contact,
+            3600,
+            &authorization(DigestAlgorithm::Sha256, dev, &password, &nonce, 1),
+        )
+        .await;
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    assert!(
+        ok.contains("\r\nExpires: 120\r\n") || ok.contains("\r\nExpires: 119\r\n"),
+        "{ok}"
+    );
+    assert!(
+        ok.contains(";expires=12") || ok.contains(";expires=11"),
+        "{ok}"
+    );
+
+    // The same nonce count again is a replay: challenged, not registered anew.
+    let replay = c
+        .register(
+            dev,
+            "sha-1",
+            101,
+            &contact,
+            3600,
+            &authorization(DigestAlgorithm::Sha256, dev, &password, &nonce, 1),
+        )
+        .await;
+    assert!(replay.starts_with("SIP/2.0 401 "), "{replay}");
+    // The next count on the same nonce is fine.
+    let next = c
+        .register(
+            dev,
+            "sha-1",
+            102,
+            &contact,
+            3600,
+            &authorization(DigestAlgorithm::Sha256, dev, &password, &nonce, 2),
+        )
+        .await;
+    assert!(next.starts_with("SIP/2.0 200 OK\r\n"), "{next}");
+    // A forged nonce is challenged again.
+    let forged = c
+        .register(
+            dev,
+            "sha-1",
+            103,
+            &contact,
+            3600,
+            &authorization(
+                DigestAlgorithm::Md5,
+                dev,
+                &password,
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                1,
+            ),
+        )
+        .await;
+    assert!(forged.starts_with("SIP/2.0 401 "), "{forged}");
+
+    // Too brief: 423 with Min-Expires.
+    let brief = c
+        .register(
+            dev,
+            "sha-1",
+            104,
+            &contact,
+            10,
+            &authorization(
+                DigestAlgorithm::Md5,
+                dev,
+                &password,
+                &nonce_for(&forged, "MD5"),
+                1,
+            ),
+        )
+        .await;
+    assert!(
+        brief.starts_with("SIP/2.0 423 Interval Too Brief\r\n")
+            && brief.contains("\r\nMin-Expires: 60\r\n"),
+        "{brief}"
+    );
+
+    // A second contact, then Contact: * with Expires: 0 removes both.
+    let other = format!("<sip:1001@127.0.0.1:{}>", c.local().port() + 1);
+    let chal = c.register(dev, "sha-2", 1, &other, 3600, "").await;
+    let both = c
+        .register(
+            dev,
+            "sha-2",
+            2,
+            &other,
+            3600,
+            &authorization(
+                DigestAlgorithm::Md5,
+                dev,
+                &password,
+                &nonce_for(&chal, "MD5"),
+                1,
+            ),
+        )
+        .await;
+    assert_eq!(both.matches("\r\nContact: ").count(), 2, "{both}");
+    assert_eq!(n.registrations().await.len(), 2);
+    let chal = c.register(dev, "sha-3", 1, "*", 0, "").await;
+    let gone = c
+        .register(
+            dev,
+            "sha-3",
+            2,
+            "*",
+            0,
+            &authorization(
+                DigestAlgorithm::Md5,
+                dev,
+                &password,
+                &nonce_for(&chal, "MD5"),
+                1,
+            ),
+        )
+        .await;
+    assert!(
+        gone.starts_with("SIP/2.0 200 OK\r\n") && !gone.contains("\r\nContact: "),
+        "{gone}"
+    );
+    assert!(n.registrations().await.is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_registration_and_live_certificate() {
+    use tokio_rustls::TlsConnector;
+    let n = boot().await;
+    // The deskphone's profile allows TCP/UDP; a TLS-only profile makes TLS the way in.
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/profiles/Cisco 8841 - Standard SIP Digest Profile",
+        Some(json!({"transport": "tls"})),
+    )
+    .await;
+    let cert = std::fs::read_to_string(n.dir.path().join("certs/tomcat.pem")).unwrap();
+    let connector = TlsConnector::from(switchboard_pki::client_config_trusting(&[cert]).unwrap());
+    let tcp = tokio::net::TcpStream::connect(n.sip("tls")).await.unwrap();
+    let local = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let dev = "SEP001794625DE5";
+    let password = n.demo_password(dev);
+    let request = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bK-tls-{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{dev}@127.0.0.1>;tag=tls\r\nTo: <sip:{dev}@127.0.0.1>\r\nCall-ID: tls-1@test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1001@{local};transport=tls>\r\nExpires: 3600\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    };
+    tls.write_all(request(1, "").as_bytes()).await.unwrap();
+    let challenge = read_tls(&mut tls).await;
+    assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
+    let auth = authorization(
+        switchboard_auth::digest::DigestAlgorithm::Md5,
+        dev,
+        &password,
+        &nonce_for(&challenge, "MD5"),
+        1,
+    );
+    tls.write_all(request(2, &auth).as_bytes()).await.unwrap();
+    let ok = read_tls(&mut tls).await;
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    let regs = n.registrations().await;
+    assert_eq!(
+        (regs.len(), regs[0]["transport"].as_str()),
+        (1, Some("tls"))
+    );
+
+    // Over UDP the same device is now refused: its profile wants TLS.
+    let c = UdpClient::new(n.sip("udp")).await;
+    let refused = c
+        .register(
+            dev,
+            "udp-1",
+            1,
+            &format!("<sip:1001@{}>", c.local()),
+            3600,
+            "",
+        )
+        .await;
+    assert!(
+        refused.starts_with("SIP/2.0 403 Forbidden\r\n")
+            && refused.contains("Transport UDP not allowed"),
+        "{refused}"
+    );
+
+    // A regenerated certificate is what the next TLS connection sees.
+    n.api(reqwest::Method::POST, "/api/certs/tomcat/regenerate", None)
+        .await;
+    let new_cert = std::fs::read_to_string(n.dir.path().join("certs/tomcat.pem")).unwrap();
+    let connector =
+        TlsConnector::from(switchboard_pki::client_config_trusting(&[new_cert]).unwrap());
+    let mut connected = false;
+    for _ in 0..50 {
+        let tcp = tokio::net::TcpStream::connect(n.sip("tls")).await.unwrap();
+        if connector
+            .connect(
+                rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+                tcp,
+            )
+            .await
+            .is_ok()
+        {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        connected,
+        "SIP TLS does not present the regenerated certificate"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+async fn read_tls<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> String {
+    let mut buf = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}

@@ -1,0 +1,494 @@
+//! SIP over the network: UDP, TCP and TLS listeners that frame and parse messages, answer
+//! what cannot be parsed with 400 (when a response is possible), hand requests to the
+//! dispatcher, and send responses back as RFC 3261 §18.2.2 and RFC 3581 say: over the same
+//! connection for TCP/TLS, to the packet's source address (port from `rport`, else the Via's)
+//! for UDP. Names are never resolved: a response goes only to where the request came from.
+//!
+//! Limits: datagram and message size, connections at once, a header-read timeout (a
+//! connection holding a partial message that long is closed: slow senders cannot hold it
+//! forever) and an idle timeout.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use switchboard_sip_proto::{parse_message_with, Frame, FrameError, Limits, Message, StreamFramer};
+use switchboard_trace::{Service, TraceEvent, Tracer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::dispatch::Dispatcher;
+use crate::location::Transport;
+use crate::registrar::Inbound;
+
+/// Resolves once `flag` is set (or its sender is gone).
+pub async fn until_stopped(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|s| *s).await;
+}
+
+/// Limits of the transports.
+#[derive(Debug, Clone, Copy)]
+pub struct TransportLimits {
+    /// Largest message accepted (header section + body), bytes.
+    pub max_message: usize,
+    /// TCP + TLS connections at once.
+    pub max_connections: usize,
+    /// A connection holding a partial message this long is closed.
+    pub header_read_timeout: Duration,
+    /// A connection with no traffic this long is closed.
+    pub idle_timeout: Duration,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        TransportLimits {
+            max_message: 65_535,
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(600),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Open TCP/TLS connections by id, so requests toward a device go back over the connection it
+/// registered on (RFC 5626 flows).
+#[derive(Default)]
+pub struct Flows {
+    next: AtomicU64,
+    senders: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
+}
+
+impl Flows {
+    fn open(&self, tx: mpsc::Sender<Vec<u8>>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Ok(mut s) = self.senders.lock() {
+            s.insert(id, tx);
+        }
+        id
+    }
+
+    fn close(&self, id: u64) {
+        if let Ok(mut s) = self.senders.lock() {
+            s.remove(&id);
+        }
+    }
+
+    /// Sends bytes over an open flow; false when it is gone or full.
+    pub fn send(&self, id: u64, bytes: Vec<u8>) -> bool {
+        let tx = self.senders.lock().ok().and_then(|s| s.get(&id).cloned());
+        tx.is_some_and(|tx| tx.try_send(bytes).is_ok())
+    }
+
+    /// How many connections are open.
+    pub fn len(&self) -> usize {
+        self.senders.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Recent responses by transaction, so a retransmitted request gets the same answer without
+/// being processed twice (the server transaction's "Completed" state, Timer J = 64·T1).
+#[derive(Default)]
+pub struct ResponseCache {
+    entries: Mutex<HashMap<String, CacheEntry>>,
+}
+
+/// When a transaction was seen, and its answer once there is one.
+type CacheEntry = (Instant, Option<Arc<Vec<u8>>>);
+
+const TIMER_J: Duration = Duration::from_secs(32);
+
+/// What to do with an incoming request given the cache.
+pub enum Cached {
+    /// New: process it.
+    New,
+    /// Being processed: drop the retransmission.
+    InProgress,
+    /// Answered: send this again.
+    Answered(Arc<Vec<u8>>),
+}
+
+impl ResponseCache {
+    /// Looks `key` up, marking a new one as in progress.
+    pub fn begin(&self, key: &str, now: Instant) -> Cached {
+        let Ok(mut entries) = self.entries.lock() else {
+            return Cached::New;
+        };
+        if entries.len() > 50_000 {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < TIMER_J);
+        }
+        match entries.get(key) {
+            Some((at, _)) if now.duration_since(*at) >= TIMER_J => {}
+            Some((_, None)) => return Cached::InProgress,
+            Some((_, Some(bytes))) => return Cached::Answered(bytes.clone()),
+            None => {}
+        }
+        entries.insert(key.to_string(), (now, None));
+        Cached::New
+    }
+
+    /// Records the answer to `key`.
+    pub fn finish(&self, key: &str, bytes: Arc<Vec<u8>>, now: Instant) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(key.to_string(), (now, Some(bytes)));
+        }
+    }
+}
+
+/// The transaction key of a request (RFC 3261 §17.2.3), ACK folded onto its INVITE.
+pub fn transaction_key(req: &Message) -> Option<String> {
+    let via = req.headers.top_via().ok()?;
+    let method = req.cseq_method()?;
+    let method = if method.as_str() == "ACK" {
+        "INVITE".to_string()
+    } else {
+        method.as_str().to_string()
+    };
+    match via.branch() {
+        Some(b) if b.starts_with("z9hG4bK") => Some(format!("{b}|{}|{method}", via.sent_by())),
+        _ => {
+            let cseq = req.headers.cseq().ok()?;
+            let call_id = req.headers.call_id().ok()?;
+            let tag = req
+                .headers
+                .from()
+                .ok()?
+                .tag()
+                .map(str::to_string)
+                .unwrap_or_default();
+            Some(format!(
+                "{call_id}|{tag}|{}|{method}|{}",
+                cseq.seq,
+                via.sent_by()
+            ))
+        }
+    }
+}
+
+/// Sets `received` and `rport` on the top Via as the server saw the packet (RFC 3261 §18.2.1,
+/// RFC 3581), so the response carries them.
+pub fn stamp_top_via(req: &mut Message, source: SocketAddr) {
+    let Ok(mut vias) = req.headers.vias() else {
+        return;
+    };
+    let Some(top) = vias.first_mut() else { return };
+    if top.host.to_string().trim_matches(['[', ']']) != source.ip().to_string() {
+        top.set_received(source.ip());
+    }
+    if top.rport().is_some() {
+        top.set_rport(source.port());
+    }
+    req.headers.remove("Via");
+    for via in vias {
+        req.headers.push("Via", &via.to_string());
+    }
+}
+
+/// Where a UDP response goes: the source address; its port from `rport` when asked for,
+/// else the Via's sent-by port, else 5060.
+fn udp_destination(req: &Message, source: SocketAddr) -> SocketAddr {
+    let port = match req.headers.top_via() {
+        Ok(via) if via.rport().is_some() => source.port(),
+        Ok(via) => via.port.unwrap_or(5060),
+        Err(_) => source.port(),
+    };
+    SocketAddr::new(source.ip(), port)
+}
+
+fn bad_message(
+    tracer: &Tracer,
+    transport: Transport,
+    source: SocketAddr,
+    error: &str,
+    answered: bool,
+) {
+    tracer.emit_default(
+        Service::Sip,
+        &TraceEvent::SipBadMessage {
+            transport: transport.as_str().into(),
+            source: source.to_string(),
+            error: error.into(),
+            answered,
+        },
+    );
+}
+
+/// A 400 for an unparseable message, when it was a request whose headers allow one.
+fn bad_request_for(error: &switchboard_sip_proto::ParseError) -> Option<Message> {
+    if !error.can_respond() {
+        return None;
+    }
+    let headers = error.partial()?;
+    let reason = format!("Bad Request - {error}");
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    Some(
+        Message::response_for(headers, 400, &reason)
+            .with_header("Server", crate::registrar::SERVER),
+    )
+}
+
+/// Serves one UDP socket until `shutdown`.
+pub async fn serve_udp(
+    socket: Arc<UdpSocket>,
+    dispatcher: Arc<Dispatcher>,
+    limits: TransportLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (len, source) = tokio::select! {
+            _ = until_stopped(&mut shutdown) => return,
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "UDP receive failed");
+                    continue;
+                }
+            },
+        };
+        let data = &buf[..len];
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            continue; // keep-alive
+        }
+        let tracer = dispatcher.tracer();
+        if len > limits.max_message {
+            bad_message(tracer, Transport::Udp, source, "datagram too large", false);
+            continue;
+        }
+        match parse_message_with(
+            data,
+            &Limits {
+                max_message_bytes: limits.max_message,
+                ..Limits::default()
+            },
+        ) {
+            Ok(mut msg) => {
+                if !msg.is_request() {
+                    continue;
+                }
+                stamp_top_via(&mut msg, source);
+                let dest = udp_destination(&msg, source);
+                let socket = socket.clone();
+                let dispatcher = dispatcher.clone();
+                tokio::spawn(async move {
+                    let inbound = Inbound {
+                        transport: Transport::Udp,
+                        source,
+                        flow: None,
+                    };
+                    if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
+                        let _ = socket.send_to(&bytes, dest).await;
+                    }
+                });
+            }
+            Err(e) => match bad_request_for(&e) {
+                Some(response) => {
+                    bad_message(tracer, Transport::Udp, source, &e.to_string(), true);
+                    let dest = response
+                        .headers
+                        .top_via()
+                        .ok()
+                        .filter(|v| v.rport().is_none())
+                        .and_then(|v| v.port)
+                        .unwrap_or(source.port());
+                    let _ = socket
+                        .send_to(&response.to_bytes(), SocketAddr::new(source.ip(), dest))
+                        .await;
+                }
+                None => bad_message(tracer, Transport::Udp, source, &e.to_string(), false),
+            },
+        }
+    }
+}
+
+/// Builds the TLS acceptor in use now (replaced live when the certificate or trust changes).
+pub type AcceptorSlot = Arc<RwLock<tokio_rustls::TlsAcceptor>>;
+
+/// Serves one TCP listener (plain, or TLS when `tls` is given) until `shutdown`.
+pub async fn serve_stream(
+    listener: TcpListener,
+    tls: Option<AcceptorSlot>,
+    dispatcher: Arc<Dispatcher>,
+    flows: Arc<Flows>,
+    limits: TransportLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, source) = tokio::select! {
+            _ = until_stopped(&mut shutdown) => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            drop(stream); // over the connection limit
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let dispatcher = dispatcher.clone();
+        let flows = flows.clone();
+        let tls = tls
+            .as_ref()
+            .and_then(|slot| slot.read().ok().map(|a| a.clone()));
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => {
+                    connection(
+                        stream,
+                        Transport::Tcp,
+                        source,
+                        dispatcher,
+                        flows,
+                        limits,
+                        shutdown,
+                    )
+                    .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            connection(
+                                tls_stream,
+                                Transport::Tls,
+                                source,
+                                dispatcher,
+                                flows,
+                                limits,
+                                shutdown,
+                            )
+                            .await
+                        }
+                        Ok(Err(e)) => tracing::debug!(%source, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%source, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// One TCP or TLS connection: frames messages, processes each, writes answers back in order
+/// of completion.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    transport: Transport,
+    source: SocketAddr,
+    dispatcher: Arc<Dispatcher>,
+    flows: Arc<Flows>,
+    limits: TransportLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    let flow = flows.open(tx.clone());
+    let writer_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let mut framer = StreamFramer::with_limits(Limits {
+        max_body_bytes: limits.max_message,
+        ..Limits::default()
+    });
+    let mut buf = vec![0u8; 16 * 1024];
+    let tracer = dispatcher.tracer().clone();
+    loop {
+        let wait = if framer.buffered() == 0 {
+            limits.idle_timeout
+        } else {
+            limits.header_read_timeout
+        };
+        let read = tokio::select! {
+            _ = until_stopped(&mut shutdown) => break,
+            r = tokio::time::timeout(wait, reader.read(&mut buf)) => r,
+        };
+        let n = match read {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                if !framer.buffered() == 0 {
+                    bad_message(
+                        &tracer,
+                        transport,
+                        source,
+                        "incomplete message: header-read timeout",
+                        false,
+                    );
+                }
+                break;
+            }
+        };
+        framer.push(&buf[..n]);
+        let mut fatal = false;
+        loop {
+            match framer.next_frame() {
+                Ok(None) => break,
+                Ok(Some(Frame::Ping)) => {
+                    let _ = tx.try_send(b"\r\n".to_vec());
+                }
+                Ok(Some(Frame::Message(mut msg))) => {
+                    if !msg.is_request() {
+                        continue;
+                    }
+                    stamp_top_via(&mut msg, source);
+                    let dispatcher = dispatcher.clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let inbound = Inbound {
+                            transport,
+                            source,
+                            flow: Some(flow),
+                        };
+                        if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
+                            let _ = tx.send(bytes.to_vec()).await;
+                        }
+                    });
+                }
+                Err(FrameError::Malformed(e)) => match bad_request_for(&e) {
+                    Some(response) => {
+                        bad_message(&tracer, transport, source, &e.to_string(), true);
+                        let _ = tx.send(response.to_bytes()).await;
+                    }
+                    None => bad_message(&tracer, transport, source, &e.to_string(), false),
+                },
+                Err(e) => {
+                    bad_message(&tracer, transport, source, &e.to_string(), false);
+                    fatal = true;
+                    break;
+                }
+            }
+        }
+        if fatal {
+            break;
+        }
+    }
+    flows.close(flow);
+    drop(tx);
+    let _ = writer_task.await;
+}
