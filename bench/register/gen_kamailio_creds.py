@@ -27,7 +27,7 @@ with open(csv) as f:
     for line in f:
         name, password = line.split(";")[:2]
         ha1 = hashlib.md5(f"{name}:ccm.test:{password}".encode()).hexdigest()
-        rows.append((name, 0, 2, ha1, 0))
+        rows.append((name, 0, 0, ha1, 0))  # key type 0 = name, value type 0 = string
 db.executemany("INSERT INTO htable (key_name, key_type, value_type, key_value, expires) VALUES (?,?,?,?,?)", rows)
 db.commit()
 print(f"{len(rows)} credentials -> {out}")

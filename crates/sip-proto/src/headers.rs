@@ -45,8 +45,11 @@ fn stored_name(name: &str) -> String {
     }
 }
 
-fn same_name(stored: &str, query: &str) -> bool {
-    stored.eq_ignore_ascii_case(names::canonical(query).unwrap_or(query))
+/// A matcher for header `query` in any spelling (the canonical name is looked up once, not once
+/// per stored header: this is on every request's path).
+fn same_name(query: &str) -> impl Fn(&str) -> bool + '_ {
+    let canonical = names::canonical(query).unwrap_or(query);
+    move |stored| stored.eq_ignore_ascii_case(canonical)
 }
 
 impl Headers {
@@ -130,7 +133,8 @@ impl Headers {
     /// Replaces every line called `name` with one line holding `value`, at the position of
     /// the first one (or at the end).
     pub fn set(&mut self, name: &str, value: &str) {
-        let at = self.entries.iter().position(|h| same_name(&h.name, name));
+        let matches = same_name(name);
+        let at = self.entries.iter().position(|h| matches(&h.name));
         let spelling = at
             .and_then(|i| self.entries.get(i))
             .map_or_else(|| name.to_string(), |h| h.name.clone());
@@ -147,7 +151,8 @@ impl Headers {
     /// Removes every line called `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|h| !same_name(&h.name, name));
+        let matches = same_name(name);
+        self.entries.retain(|h| !matches(&h.name));
         before - self.entries.len()
     }
 
@@ -161,15 +166,17 @@ impl Headers {
 
     /// The value of the first line called `name`, for in-place edits by typed setters.
     pub(crate) fn first_value_mut(&mut self, name: &str) -> Option<&mut String> {
+        let matches = same_name(name);
         self.entries
             .iter_mut()
-            .find(|h| same_name(&h.name, name))
+            .find(|h| matches(&h.name))
             .map(|h| &mut h.value)
     }
 
     /// Copies every line called `name` from `other`, in order.
     pub(crate) fn copy_from(&mut self, other: &Headers, name: &str) {
-        for h in other.entries.iter().filter(|h| same_name(&h.name, name)) {
+        let matches = same_name(name);
+        for h in other.entries.iter().filter(|h| matches(&h.name)) {
             self.entries.push(h.clone());
         }
     }

@@ -1,6 +1,9 @@
 //! The table of known header names: canonical spelling, compact form, and whether the
 //! header's grammar is a comma-separated list (so that its values may be split).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// One known header.
 struct Known {
     name: &'static str,
@@ -96,10 +99,30 @@ const KNOWN: &[Known] = &[
     h("WWW-Authenticate", None, false),
 ];
 
-fn find(name: &str) -> Option<&'static Known> {
-    KNOWN.iter().find(|k| {
-        k.name.eq_ignore_ascii_case(name) || k.compact.is_some_and(|c| c.eq_ignore_ascii_case(name))
+/// Every spelling (long and compact), lower-cased, to its entry: built once, because header
+/// names are looked up on every header of every message.
+fn index() -> &'static HashMap<Vec<u8>, &'static Known> {
+    static INDEX: OnceLock<HashMap<Vec<u8>, &'static Known>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut map = HashMap::new();
+        for k in KNOWN {
+            map.insert(k.name.to_ascii_lowercase().into_bytes(), k);
+            if let Some(c) = k.compact {
+                map.insert(c.to_ascii_lowercase().into_bytes(), k);
+            }
+        }
+        map
     })
+}
+
+fn find(name: &str) -> Option<&'static Known> {
+    let bytes = name.as_bytes();
+    let mut lower = [0u8; 32];
+    let key = lower.get_mut(..bytes.len())?;
+    for (l, b) in key.iter_mut().zip(bytes) {
+        *l = b.to_ascii_lowercase();
+    }
+    index().get(&*key).copied()
 }
 
 /// The canonical spelling of a known header name or compact form.

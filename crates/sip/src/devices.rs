@@ -36,6 +36,11 @@ enum Entry {
     Unknown(Instant),
 }
 
+/// A stored enumeration name (`tcp_udp`, `encrypted`) as its type.
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+}
+
 /// The device cache.
 pub struct DeviceCache {
     store: Store,
@@ -105,6 +110,32 @@ impl DeviceCache {
             transport: profile.transport,
             digest_password,
         })))
+    }
+
+    /// Loads every device at once (at start), so registrations do not wait on the database.
+    pub async fn preload(&self) -> Result<usize, StoreError> {
+        let rows = self.store.device_auth_all().await?;
+        let mut loaded = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let (Ok(security_mode), Ok(transport)) = (parse(&r.security_mode), parse(&r.transport)) else { continue };
+            let device = DeviceAuth {
+                digest_user: r.digest_user.unwrap_or_else(|| r.name.clone()),
+                name: r.name.clone(),
+                owner: r.owner,
+                profile: r.profile,
+                digest_auth: r.digest_auth,
+                oauth_auth: r.oauth_auth,
+                security_mode,
+                transport,
+                digest_password: if r.digest_auth { r.digest_password } else { None },
+            };
+            loaded.insert(r.name, Entry::Known(Arc::new(device)));
+        }
+        let count = loaded.len();
+        if let Ok(mut entries) = self.entries.write() {
+            *entries = loaded;
+        }
+        Ok(count)
     }
 
     /// Forgets everything (a device or profile changed).

@@ -83,6 +83,7 @@ impl SipService {
             config.auth_limits,
         ));
         registrar.reload_params().await;
+        registrar.preload_devices().await;
         let dispatcher = Arc::new(Dispatcher::new(registrar.clone(), tracer));
         let flows = Arc::new(Flows::default());
         let (stop, stopped) = watch::channel(false);

@@ -16,7 +16,7 @@ use switchboard_callctl::{CallControl, RegistrationChange, RegistrationEvent};
 use switchboard_sip_proto::{ContactList, Credentials, Message};
 use switchboard_store::model::Transport as ProfileTransport;
 use switchboard_store::Store;
-use switchboard_trace::{Service, TraceEvent, Tracer};
+use switchboard_trace::{Level, Service, TraceEvent, Tracer};
 
 use crate::devices::{DeviceAuth, DeviceCache};
 use crate::limiter::{FailureLimiter, LimiterConfig};
@@ -112,6 +112,14 @@ impl Registrar {
         }
     }
 
+    /// Loads every device into the cache (at start).
+    pub async fn preload_devices(&self) {
+        match self.devices.preload().await {
+            Ok(n) => tracing::info!(devices = n, "device cache loaded"),
+            Err(e) => tracing::warn!(error = %e, "device cache not loaded; devices load on first REGISTER"),
+        }
+    }
+
     /// Forgets cached devices (a device or a profile changed).
     pub fn devices_changed(&self) {
         self.devices.clear();
@@ -138,13 +146,10 @@ impl Registrar {
             Err(_) => return,
         };
         for (device, binding, gone) in expired {
-            self.tracer.emit_default(
-                Service::Sip,
-                &TraceEvent::SipRegistrationExpired {
+            self.trace(|| TraceEvent::SipRegistrationExpired {
                     device: device.clone(),
                     contact: binding.uri.clone(),
-                },
-            );
+                }, Level::Info);
             self.publish(&device, RegistrationChange::Expired, &binding, !gone, 0);
         }
     }
@@ -174,6 +179,13 @@ impl Registrar {
             in_service,
             expires_at,
         });
+    }
+
+    /// Emits a trace event, building it only when its level is traced (this is the hot path).
+    fn trace(&self, event: impl FnOnce() -> TraceEvent, level: Level) {
+        if self.tracer.enabled(Service::Sip, level) {
+            self.tracer.emit(Service::Sip, level, &event());
+        }
     }
 
     fn response(&self, req: &Message, code: u16, reason: &str) -> Message {
@@ -210,24 +222,18 @@ impl Registrar {
                 let refusal = *refusal;
                 let code = refusal.response.code().unwrap_or(500);
                 if code == 401 {
-                    self.tracer.emit_default(
-                        Service::Sip,
-                        &TraceEvent::SipChallengeSent {
+                    self.trace(|| TraceEvent::SipChallengeSent {
                             device: refusal.device,
                             code,
                             scheme: "digest".into(),
                             detail: refusal.reason,
-                        },
-                    );
+                        }, Level::Debug);
                 } else {
-                    self.tracer.emit_default(
-                        Service::Sip,
-                        &TraceEvent::SipRegistrationRefused {
+                    self.trace(|| TraceEvent::SipRegistrationRefused {
                             device: refusal.device,
                             code,
                             reason: refusal.reason,
-                        },
-                    );
+                        }, Level::Error);
                 }
                 refusal.response
             }
@@ -256,17 +262,14 @@ impl Registrar {
                 })
             })
             .unwrap_or_default();
-        self.tracer.emit_default(
-            Service::Sip,
-            &TraceEvent::SipRegisterReceived {
+        self.trace(|| TraceEvent::SipRegisterReceived {
                 transport: inbound.transport.as_str().into(),
                 source: inbound.source.to_string(),
                 device: device_name.clone(),
                 call_id: call_id.clone(),
                 cseq: cseq.seq,
                 expires: header_expires,
-            },
-        );
+            }, Level::Debug);
         if let Some(until) = self.limiter.blocked(inbound.source.ip(), now) {
             let wait = until.saturating_duration_since(now).as_secs().max(1);
             let mut r = self.refuse(
@@ -552,17 +555,14 @@ impl Registrar {
             match change {
                 Change::Added(b) | Change::Refreshed(b) => {
                     let granted = b.expires_at.saturating_duration_since(now).as_secs() as u32;
-                    self.tracer.emit_default(
-                        Service::Sip,
-                        &TraceEvent::SipRegistrationAccepted {
+                    self.trace(|| TraceEvent::SipRegistrationAccepted {
                             device: device.name.clone(),
                             contact: b.uri.clone(),
                             granted,
                             requested: requested_first.unwrap_or(granted),
                             transport: inbound.transport.as_str().into(),
                             source: inbound.source.to_string(),
-                        },
-                    );
+                        }, Level::Info);
                     let kind = if matches!(change, Change::Added(_)) {
                         RegistrationChange::Registered
                     } else {
@@ -571,13 +571,10 @@ impl Registrar {
                     self.publish(&device.name, kind, b, true, wall + u64::from(granted));
                 }
                 Change::Removed(b) => {
-                    self.tracer.emit_default(
-                        Service::Sip,
-                        &TraceEvent::SipRegistrationRemoved {
+                    self.trace(|| TraceEvent::SipRegistrationRemoved {
                             device: device.name.clone(),
                             contact: b.uri.clone(),
-                        },
-                    );
+                        }, Level::Info);
                     self.publish(
                         &device.name,
                         RegistrationChange::Unregistered,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use switchboard_sip_proto::{parse_message_with, Frame, FrameError, Limits, Message, StreamFramer};
+use switchboard_sip_proto::{Host, parse_message_with, Frame, FrameError, Limits, Message, StreamFramer};
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -97,13 +97,29 @@ impl Flows {
 
 /// Recent responses by transaction, so a retransmitted request gets the same answer without
 /// being processed twice (the server transaction's "Completed" state, Timer J = 64·T1).
-#[derive(Default)]
+/// Two generations swapped every Timer J keep the cost per request constant: an entry lives
+/// between one and two Timer J periods.
 pub struct ResponseCache {
-    entries: Mutex<HashMap<String, CacheEntry>>,
+    generations: Mutex<Generations>,
 }
 
-/// When a transaction was seen, and its answer once there is one.
-type CacheEntry = (Instant, Option<Arc<Vec<u8>>>);
+struct Generations {
+    current: HashMap<String, Option<Arc<Vec<u8>>>>,
+    previous: HashMap<String, Option<Arc<Vec<u8>>>>,
+    rotated_at: Instant,
+}
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        ResponseCache {
+            generations: Mutex::new(Generations {
+                current: HashMap::new(),
+                previous: HashMap::new(),
+                rotated_at: Instant::now(),
+            }),
+        }
+    }
+}
 
 const TIMER_J: Duration = Duration::from_secs(32);
 
@@ -120,26 +136,29 @@ pub enum Cached {
 impl ResponseCache {
     /// Looks `key` up, marking a new one as in progress.
     pub fn begin(&self, key: &str, now: Instant) -> Cached {
-        let Ok(mut entries) = self.entries.lock() else {
+        let Ok(mut g) = self.generations.lock() else {
             return Cached::New;
         };
-        if entries.len() > 50_000 {
-            entries.retain(|_, (at, _)| now.duration_since(*at) < TIMER_J);
+        if now.duration_since(g.rotated_at) >= TIMER_J {
+            g.previous = std::mem::take(&mut g.current);
+            g.rotated_at = now;
         }
-        match entries.get(key) {
-            Some((at, _)) if now.duration_since(*at) >= TIMER_J => {}
-            Some((_, None)) => return Cached::InProgress,
-            Some((_, Some(bytes))) => return Cached::Answered(bytes.clone()),
-            None => {}
+        let found = g.current.get(key).or_else(|| g.previous.get(key)).cloned();
+        match found {
+            Some(None) => Cached::InProgress,
+            Some(Some(bytes)) => Cached::Answered(bytes),
+            None => {
+                g.current.insert(key.to_string(), None);
+                Cached::New
+            }
         }
-        entries.insert(key.to_string(), (now, None));
-        Cached::New
     }
 
     /// Records the answer to `key`.
-    pub fn finish(&self, key: &str, bytes: Arc<Vec<u8>>, now: Instant) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(key.to_string(), (now, Some(bytes)));
+    pub fn finish(&self, key: &str, bytes: Arc<Vec<u8>>, _now: Instant) {
+        if let Ok(mut g) = self.generations.lock() {
+            g.previous.remove(key);
+            g.current.insert(key.to_string(), Some(bytes));
         }
     }
 }
@@ -177,20 +196,21 @@ pub fn transaction_key(req: &Message) -> Option<String> {
 /// Sets `received` and `rport` on the top Via as the server saw the packet (RFC 3261 §18.2.1,
 /// RFC 3581), so the response carries them.
 pub fn stamp_top_via(req: &mut Message, source: SocketAddr) {
-    let Ok(mut vias) = req.headers.vias() else {
+    let Ok(mut top) = req.headers.top_via() else {
         return;
     };
-    let Some(top) = vias.first_mut() else { return };
-    if top.host.to_string().trim_matches(['[', ']']) != source.ip().to_string() {
+    let same_host = match (&top.host, source.ip()) {
+        (Host::Ipv4(a), std::net::IpAddr::V4(b)) => *a == b,
+        (Host::Ipv6(a), std::net::IpAddr::V6(b)) => *a == b,
+        _ => false,
+    };
+    if !same_host {
         top.set_received(source.ip());
     }
     if top.rport().is_some() {
         top.set_rport(source.port());
     }
-    req.headers.remove("Via");
-    for via in vias {
-        req.headers.push("Via", &via.to_string());
-    }
+    req.headers.set_top_via(&top);
 }
 
 /// Where a UDP response goes: the source address; its port from `rport` when asked for,

@@ -19,6 +19,34 @@ struct DeviceRow {
     updated_at: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct DeviceAuthRecord {
+    name: String,
+    owner_userid: Option<String>,
+    security_profile: String,
+    digest_auth: bool,
+    oauth_auth: bool,
+    device_security_mode: String,
+    transport: String,
+    digest_user: Option<String>,
+    digest_secret: Option<String>,
+}
+
+/// A device with its security profile's rules and its digest password (see
+/// [`Store::device_auth_all`]). Enumerations are their stored names (`tcp_udp`, `encrypted`).
+#[derive(Debug, Clone)]
+pub struct DeviceAuthRow {
+    pub name: String,
+    pub owner: Option<String>,
+    pub profile: String,
+    pub digest_auth: bool,
+    pub oauth_auth: bool,
+    pub security_mode: String,
+    pub transport: String,
+    pub digest_user: Option<String>,
+    pub digest_password: Option<String>,
+}
+
 const DEVICE_COLUMNS: &str = "name, description, product, device_class, protocol, owner_userid, \
      security_profile, digest_user, (digest_secret IS NOT NULL) AS has_digest_password, created_at, updated_at";
 
@@ -171,6 +199,34 @@ impl Store {
             })
             .collect();
         Ok(row.into_device(lines))
+    }
+
+    /// Every device with what the SIP registrar needs to authenticate it, in one query (to warm
+    /// the registrar's cache at start): its profile's rules and its unsealed digest password.
+    pub async fn device_auth_all(&self) -> Result<Vec<DeviceAuthRow>> {
+        let rows: Vec<DeviceAuthRecord> = db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.name, d.owner_userid, d.security_profile, p.digest_auth, p.oauth_auth, \
+                 p.device_security_mode, p.transport, d.digest_user, d.digest_secret \
+                 FROM device d JOIN securityprofile p ON p.name = d.security_profile",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| DeviceAuthRow {
+                digest_password: r.digest_secret.as_deref().and_then(|s| self.crypto().unseal(s)),
+                name: r.name,
+                owner: r.owner_userid,
+                profile: r.security_profile,
+                digest_auth: r.digest_auth,
+                oauth_auth: r.oauth_auth,
+                security_mode: r.device_security_mode,
+                transport: r.transport,
+                digest_user: r.digest_user,
+            })
+            .collect())
     }
 
     /// The digest password of a device, unsealed (for the SIP registrar only).

@@ -28,6 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub use admin::AdminIdentity;
+pub use devices::DeviceAuthRow;
 pub use error::{Result, StoreError};
 pub use sql::check_read_only;
 
