@@ -11,22 +11,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use switchboard_auth::secretbox::SecretKey;
+use switchboard_server::NodeCrypto;
 use switchboard_store::model::*;
-use switchboard_store::{Crypto, Store, StoreConfig};
-
-struct NodeCrypto(SecretKey);
-
-impl Crypto for NodeCrypto {
-    fn hash_password(&self, password: &str) -> String {
-        switchboard_auth::password::hash(password).unwrap_or_default()
-    }
-    fn seal(&self, secret: &str) -> String {
-        self.0.encrypt(secret)
-    }
-    fn unseal(&self, sealed: &str) -> Option<String> {
-        self.0.decrypt(sealed).ok()
-    }
-}
+use switchboard_store::{Store, StoreConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {

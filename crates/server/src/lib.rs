@@ -31,8 +31,9 @@ pub struct StartOptions {
     pub utc_offset: Option<switchboard_trace::UtcOffset>,
 }
 
-/// The store's cryptography, from the auth crate and the node's secret key.
-struct NodeCrypto(SecretKey);
+/// The store's cryptography, from the auth crate and the node's secret key (tools that open a
+/// node's store directly, such as the benchmark's provisioning, use it too).
+pub struct NodeCrypto(pub SecretKey);
 
 impl switchboard_store::Crypto for NodeCrypto {
     fn hash_password(&self, password: &str) -> String {

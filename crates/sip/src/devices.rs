@@ -117,7 +117,10 @@ impl DeviceCache {
         let rows = self.store.device_auth_all().await?;
         let mut loaded = HashMap::with_capacity(rows.len());
         for r in rows {
-            let (Ok(security_mode), Ok(transport)) = (parse(&r.security_mode), parse(&r.transport)) else { continue };
+            let (Ok(security_mode), Ok(transport)) = (parse(&r.security_mode), parse(&r.transport))
+            else {
+                continue;
+            };
             let device = DeviceAuth {
                 digest_user: r.digest_user.unwrap_or_else(|| r.name.clone()),
                 name: r.name.clone(),
@@ -127,7 +130,11 @@ impl DeviceCache {
                 oauth_auth: r.oauth_auth,
                 security_mode,
                 transport,
-                digest_password: if r.digest_auth { r.digest_password } else { None },
+                digest_password: if r.digest_auth {
+                    r.digest_password
+                } else {
+                    None
+                },
             };
             loaded.insert(r.name, Entry::Known(Arc::new(device)));
         }

@@ -116,7 +116,9 @@ impl Registrar {
     pub async fn preload_devices(&self) {
         match self.devices.preload().await {
             Ok(n) => tracing::info!(devices = n, "device cache loaded"),
-            Err(e) => tracing::warn!(error = %e, "device cache not loaded; devices load on first REGISTER"),
+            Err(e) => {
+                tracing::warn!(error = %e, "device cache not loaded; devices load on first REGISTER")
+            }
         }
     }
 
@@ -146,10 +148,13 @@ impl Registrar {
             Err(_) => return,
         };
         for (device, binding, gone) in expired {
-            self.trace(|| TraceEvent::SipRegistrationExpired {
+            self.trace(
+                || TraceEvent::SipRegistrationExpired {
                     device: device.clone(),
                     contact: binding.uri.clone(),
-                }, Level::Info);
+                },
+                Level::Info,
+            );
             self.publish(&device, RegistrationChange::Expired, &binding, !gone, 0);
         }
     }
@@ -222,18 +227,24 @@ impl Registrar {
                 let refusal = *refusal;
                 let code = refusal.response.code().unwrap_or(500);
                 if code == 401 {
-                    self.trace(|| TraceEvent::SipChallengeSent {
+                    self.trace(
+                        || TraceEvent::SipChallengeSent {
                             device: refusal.device,
                             code,
                             scheme: "digest".into(),
                             detail: refusal.reason,
-                        }, Level::Debug);
+                        },
+                        Level::Debug,
+                    );
                 } else {
-                    self.trace(|| TraceEvent::SipRegistrationRefused {
+                    self.trace(
+                        || TraceEvent::SipRegistrationRefused {
                             device: refusal.device,
                             code,
                             reason: refusal.reason,
-                        }, Level::Error);
+                        },
+                        Level::Error,
+                    );
                 }
                 refusal.response
             }
@@ -262,14 +273,17 @@ impl Registrar {
                 })
             })
             .unwrap_or_default();
-        self.trace(|| TraceEvent::SipRegisterReceived {
+        self.trace(
+            || TraceEvent::SipRegisterReceived {
                 transport: inbound.transport.as_str().into(),
                 source: inbound.source.to_string(),
                 device: device_name.clone(),
                 call_id: call_id.clone(),
                 cseq: cseq.seq,
                 expires: header_expires,
-            }, Level::Debug);
+            },
+            Level::Debug,
+        );
         if let Some(until) = self.limiter.blocked(inbound.source.ip(), now) {
             let wait = until.saturating_duration_since(now).as_secs().max(1);
             let mut r = self.refuse(
@@ -555,14 +569,17 @@ impl Registrar {
             match change {
                 Change::Added(b) | Change::Refreshed(b) => {
                     let granted = b.expires_at.saturating_duration_since(now).as_secs() as u32;
-                    self.trace(|| TraceEvent::SipRegistrationAccepted {
+                    self.trace(
+                        || TraceEvent::SipRegistrationAccepted {
                             device: device.name.clone(),
                             contact: b.uri.clone(),
                             granted,
                             requested: requested_first.unwrap_or(granted),
                             transport: inbound.transport.as_str().into(),
                             source: inbound.source.to_string(),
-                        }, Level::Info);
+                        },
+                        Level::Info,
+                    );
                     let kind = if matches!(change, Change::Added(_)) {
                         RegistrationChange::Registered
                     } else {
@@ -571,10 +588,13 @@ impl Registrar {
                     self.publish(&device.name, kind, b, true, wall + u64::from(granted));
                 }
                 Change::Removed(b) => {
-                    self.trace(|| TraceEvent::SipRegistrationRemoved {
+                    self.trace(
+                        || TraceEvent::SipRegistrationRemoved {
                             device: device.name.clone(),
                             contact: b.uri.clone(),
-                        }, Level::Info);
+                        },
+                        Level::Info,
+                    );
                     self.publish(
                         &device.name,
                         RegistrationChange::Unregistered,

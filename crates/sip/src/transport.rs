@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use switchboard_sip_proto::{Host, parse_message_with, Frame, FrameError, Limits, Message, StreamFramer};
+use switchboard_sip_proto::{
+    parse_message_with, Frame, FrameError, Host, Limits, Message, StreamFramer,
+};
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};

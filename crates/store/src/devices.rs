@@ -216,7 +216,10 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| DeviceAuthRow {
-                digest_password: r.digest_secret.as_deref().and_then(|s| self.crypto().unseal(s)),
+                digest_password: r
+                    .digest_secret
+                    .as_deref()
+                    .and_then(|s| self.crypto().unseal(s)),
                 name: r.name,
                 owner: r.owner_userid,
                 profile: r.security_profile,
