@@ -3,7 +3,7 @@
 #   - PostgreSQL for the store battery's second backend (an existing server on 127.0.0.1:5432
 #     with trust auth is used; otherwise Debian's postgresql is installed when missing and a
 #     private throw-away cluster is started on 127.0.0.1:55432);
-#   - SIPp (Debian's sip-tester) for the SIP end-to-end tests;
+#   - SIPp (Debian's sip-tester) and stunnel (SIPp has no TLS) for the SIP end-to-end tests;
 #   - then formatting, clippy (warnings are errors) and the whole workspace's tests.
 # Environment: SWITCHBOARD_TEST_PG=<url> to use another PostgreSQL server.
 set -euo pipefail
@@ -43,6 +43,7 @@ start_private_postgres() {
 
 command -v psql >/dev/null || apt_install postgresql-client
 command -v sipp >/dev/null || apt_install sip-tester
+command -v stunnel >/dev/null || apt_install stunnel4
 if [ -z "${SWITCHBOARD_TEST_PG:-}" ]; then
     if pg_answers "postgres://postgres@127.0.0.1:5432/postgres"; then
         SWITCHBOARD_TEST_PG="postgres://postgres@127.0.0.1:5432/postgres"

@@ -841,3 +841,173 @@ async fn read_tls<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> String {
         .unwrap();
     String::from_utf8_lossy(&buf[..n]).to_string()
 }
+
+/// Sends one torture message on its own TCP connection and returns the status code of the
+/// answer, or `None` when the server answered nothing within the time (or closed).
+async fn torture_over_tcp(server: SocketAddr, bytes: Vec<u8>) -> Option<u16> {
+    let mut socket = tokio::net::TcpStream::connect(server).await.ok()?;
+    socket.write_all(&bytes).await.ok()?;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    let status = text.strip_prefix("SIP/2.0 ")?.get(..3)?;
+    status.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc4475_and_rfc5118_torture_messages_over_tcp() {
+    let n = boot().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip-proto/test_data/torture");
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).unwrap();
+    let mut cases = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (name, expected) = (fields[0], fields[3]);
+        let Ok(bytes) = std::fs::read(dir.join(format!("{name}.dat"))) else {
+            continue;
+        };
+        cases.push((name.to_string(), expected.to_string(), bytes));
+    }
+    assert!(cases.len() >= 60, "the corpus is there: {}", cases.len());
+    let server = n.sip("tcp");
+    let answers = futures_join(
+        cases
+            .iter()
+            .map(|(_, _, bytes)| torture_over_tcp(server, bytes.clone())),
+    )
+    .await;
+    let mut refused = 0;
+    for ((name, expected, _), status) in cases.iter().zip(answers) {
+        if let Some(code) = status {
+            assert!((100..700).contains(&code), "{name}: {code}");
+            assert!(code != 500, "{name}: the server failed on it");
+            if expected == "invalid" {
+                assert!(code >= 400, "{name} is invalid but got {code}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        refused >= 5,
+        "some invalid messages are answered with an error ({refused})"
+    );
+    // Nothing of that stopped the server.
+    let dev = "SEP001794625DE5";
+    let good = vec![auth(dev, &n.demo_password(dev))];
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp(
+            "reg_digest.xml",
+            n.sip("tcp"),
+            "tcp",
+            &good,
+            free_udp_port(),
+            3600,
+        )
+    });
+    assert!(ok, "after the torture messages:\n{out}");
+    n.node.shutdown().await.unwrap();
+}
+
+/// Runs futures concurrently and returns their outputs in order.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// A local stunnel in client mode: SIPp (built without TLS) speaks TCP to it, it speaks TLS to
+/// the node. Killed on drop.
+struct Stunnel {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Stunnel {
+    fn start(tls_server: SocketAddr) -> Stunnel {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!("foreground = yes\npid =\n[sip-tls]\nclient = yes\naccept = 127.0.0.1:{port}\nconnect = {tls_server}\n"),
+        )
+        .unwrap();
+        let child = Command::new("stunnel")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("stunnel is needed (Debian package stunnel4; ./scripts/test.sh installs it): {e}"));
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Stunnel {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Stunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sipp_registers_over_tls_through_stunnel() {
+    let n = boot().await;
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/profiles/Cisco 8841 - Standard SIP Digest Profile",
+        Some(json!({"transport": "tls"})),
+    )
+    .await;
+    let tunnel = Stunnel::start(n.sip("tls"));
+    let port = free_udp_port();
+    let dev = "SEP001794625DE5";
+    let good = vec![auth(dev, &n.demo_password(dev))];
+    let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
+    let (ok, out) =
+        tokio::task::block_in_place(|| run_sipp("reg_digest.xml", entry, "tls", &good, port, 3600));
+    assert!(ok, "TLS registration through stunnel failed:\n{out}");
+    let regs = n.registrations().await;
+    assert_eq!(
+        (regs.len(), regs[0]["transport"].as_str()),
+        (1, Some("tls")),
+        "{regs:?}"
+    );
+    let (ok, out) =
+        tokio::task::block_in_place(|| run_sipp("unreg_digest.xml", entry, "tls", &good, port, 0));
+    assert!(ok, "{out}");
+    assert!(
+        n.registrations().await.is_empty(),
+        "the TLS binding was removed"
+    );
+    n.node.shutdown().await.unwrap();
+}
