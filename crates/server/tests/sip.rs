@@ -1011,3 +1011,85 @@ async fn sipp_registers_over_tls_through_stunnel() {
     );
     n.node.shutdown().await.unwrap();
 }
+
+/// Opens a TLS connection to the node's 5061, presenting `identity` when given, and sends a
+/// digest REGISTER for `device` (challenge, then credentials); returns the final answer.
+async fn register_over_tls(
+    n: &Node,
+    identity: Option<&switchboard_pki::NodeIdentity>,
+    device: &str,
+    password: &str,
+) -> String {
+    use tokio_rustls::TlsConnector;
+    let cert = std::fs::read_to_string(n.dir.path().join("certs/tomcat.pem")).unwrap();
+    let config = match identity {
+        Some(id) => switchboard_pki::client_config_with_identity(&[cert], id).unwrap(),
+        None => switchboard_pki::client_config_trusting(&[cert]).unwrap(),
+    };
+    let tcp = tokio::net::TcpStream::connect(n.sip("tls")).await.unwrap();
+    let local = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = TlsConnector::from(config).connect(name, tcp).await.unwrap();
+    let request = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bK-m{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:{device}@127.0.0.1>;tag=m\r\nTo: <sip:{device}@127.0.0.1>\r\nCall-ID: mtls-{}@test\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:1001@{local};transport=tls>\r\nExpires: 3600\r\n{auth}Content-Length: 0\r\n\r\n",
+            local.port()
+        )
+    };
+    tls.write_all(request(1, "").as_bytes()).await.unwrap();
+    let first = read_tls(&mut tls).await;
+    if !first.starts_with("SIP/2.0 401 ") {
+        return first;
+    }
+    let auth = authorization(
+        switchboard_auth::digest::DigestAlgorithm::Md5,
+        device,
+        password,
+        &nonce_for(&first, "MD5"),
+        1,
+    );
+    tls.write_all(request(2, &auth).as_bytes()).await.unwrap();
+    read_tls(&mut tls).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authenticated_profile_needs_the_device_certificate() {
+    let n = boot().await;
+    let dev = "SEP001794625DE5";
+    let password = n.demo_password(dev);
+    let ca = switchboard_pki::generate_test_ca("Phones CA").unwrap();
+    n.api(
+        reqwest::Method::POST,
+        "/api/certs/trust",
+        Some(json!({"pem": ca.cert_pem})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/profiles/Cisco 8841 - Standard SIP Digest Profile",
+        Some(json!({"transport": "tls", "device_security_mode": "authenticated"})),
+    )
+    .await;
+    let phone = switchboard_pki::issue_leaf(&ca, dev, &[]).unwrap();
+    let other = switchboard_pki::issue_leaf(&ca, "SEP00000000AAAA", &[]).unwrap();
+
+    // The trust store reaches the SIP listener within a second.
+    let mut ok = String::new();
+    for _ in 0..50 {
+        ok = register_over_tls(&n, Some(&phone), dev, &password).await;
+        if ok.starts_with("SIP/2.0 200 ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+    let without = register_over_tls(&n, None, dev, &password).await;
+    assert!(
+        without.starts_with("SIP/2.0 403 Forbidden\r\n")
+            && without.contains("Device certificate required"),
+        "{without}"
+    );
+    let wrong = register_over_tls(&n, Some(&other), dev, &password).await;
+    assert!(wrong.starts_with("SIP/2.0 403 Forbidden\r\n"), "{wrong}");
+    n.node.shutdown().await.unwrap();
+}

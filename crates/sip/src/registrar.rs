@@ -14,7 +14,7 @@ use switchboard_auth::digest::{self, DigestAlgorithm};
 use switchboard_auth::nonce::{NonceManager, NonceStatus};
 use switchboard_callctl::{CallControl, RegistrationChange, RegistrationEvent};
 use switchboard_sip_proto::{ContactList, Credentials, Message};
-use switchboard_store::model::Transport as ProfileTransport;
+use switchboard_store::model::{SecurityMode, Transport as ProfileTransport};
 use switchboard_store::Store;
 use switchboard_trace::{Level, Service, TraceEvent, Tracer};
 
@@ -38,6 +38,9 @@ pub struct Inbound {
     pub source: SocketAddr,
     /// The TCP/TLS connection it arrived on.
     pub flow: Option<u64>,
+    /// The names (CN and SANs) of the client certificate presented on a TLS connection, once
+    /// verified against the trust store; empty otherwise.
+    pub peer_names: Arc<[String]>,
 }
 
 /// The registrar of one node.
@@ -352,6 +355,15 @@ impl Registrar {
                     "Device's security profile requires SIP OAuth: register on the SIP OAuth port",
                 ),
             ));
+        }
+        if device.security_mode != SecurityMode::NonSecure
+            && !inbound.peer_names.iter().any(|n| *n == device.name)
+        {
+            let text = format!(
+                "Device certificate required: security profile '{}' is authenticated; connect over TLS with a certificate whose CN is {} from a CA in the trust store",
+                device.profile, device.name
+            );
+            return Err(self.refuse(req, &device.name, 403, "Forbidden", Some(&text)));
         }
         let allowed = match device.transport {
             ProfileTransport::Udp => inbound.transport == Transport::Udp,

@@ -310,6 +310,7 @@ pub async fn serve_udp(
                         transport: Transport::Udp,
                         source,
                         flow: None,
+                        peer_names: Arc::from(Vec::new()),
                     };
                     if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
                         let _ = socket.send_to(&bytes, dest).await;
@@ -379,6 +380,7 @@ pub async fn serve_stream(
                     connection(
                         stream,
                         Transport::Tcp,
+                        Arc::from(Vec::new()),
                         source,
                         dispatcher,
                         flows,
@@ -392,9 +394,11 @@ pub async fn serve_stream(
                         .await
                     {
                         Ok(Ok(tls_stream)) => {
+                            let peer_names = peer_certificate_names(&tls_stream);
                             connection(
                                 tls_stream,
                                 Transport::Tls,
+                                peer_names,
                                 source,
                                 dispatcher,
                                 flows,
@@ -412,11 +416,38 @@ pub async fn serve_stream(
     }
 }
 
+/// The CN and SANs of the (verified) client certificate of a TLS connection.
+fn peer_certificate_names(
+    stream: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+) -> Arc<[String]> {
+    let Some(cert) = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+    else {
+        return Arc::from(Vec::new());
+    };
+    let Ok(info) = switchboard_pki::cert_info_from_der(cert.as_ref()) else {
+        return Arc::from(Vec::new());
+    };
+    let mut names: Vec<String> = info
+        .subject
+        .split(',')
+        .filter_map(|part| part.trim().strip_prefix("CN="))
+        .map(str::to_string)
+        .collect();
+    names.extend(info.sans);
+    Arc::from(names)
+}
+
 /// One TCP or TLS connection: frames messages, processes each, writes answers back in order
 /// of completion.
+#[allow(clippy::too_many_arguments)]
 async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     stream: S,
     transport: Transport,
+    peer_names: Arc<[String]>,
     source: SocketAddr,
     dispatcher: Arc<Dispatcher>,
     flows: Arc<Flows>,
@@ -481,11 +512,13 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                     stamp_top_via(&mut msg, source);
                     let dispatcher = dispatcher.clone();
                     let tx = tx.clone();
+                    let peer_names = peer_names.clone();
                     tokio::spawn(async move {
                         let inbound = Inbound {
                             transport,
                             source,
                             flow: Some(flow),
+                            peer_names,
                         };
                         if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
                             let _ = tx.send(bytes.to_vec()).await;
