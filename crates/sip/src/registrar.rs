@@ -357,7 +357,7 @@ impl Registrar {
             ));
         }
         if device.security_mode != SecurityMode::NonSecure
-            && !inbound.peer_names.iter().any(|n| *n == device.name)
+            && !inbound.peer_names.contains(&device.name)
         {
             let text = format!(
                 "Device certificate required: security profile '{}' is authenticated; connect over TLS with a certificate whose CN is {} from a CA in the trust store",
