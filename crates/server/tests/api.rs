@@ -698,13 +698,20 @@ async fn bad_input_changes_nothing(backend: &str) {
         .header("content-type", "application/json")
         .body(huge)
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["error"],
-        "payload_too_large"
-    );
+        .await;
+    // The server answers 413 as soon as the limit is passed and closes the connection; a client
+    // still writing the rest of its body may see the connection reset before it reads the
+    // answer. Either way the body was refused.
+    match r {
+        Ok(r) => {
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(
+                r.json::<Value>().await.unwrap()["error"],
+                "payload_too_large"
+            );
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
 
     assert_eq!(
         snapshot(&t).await,
