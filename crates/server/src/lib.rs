@@ -224,7 +224,10 @@ async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Re
             kind,
             None | Some("device") | Some("securityprofile") | Some("user")
         ) {
+            // Forget at once, then warm the cache again so registrations keep being served
+            // from memory.
             registrar.devices_changed();
+            registrar.preload_devices().await;
         }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;
