@@ -220,14 +220,16 @@ async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Re
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         let kind = change.as_ref().map(|c| c.object_type.as_str());
-        if matches!(
-            kind,
-            None | Some("device") | Some("securityprofile") | Some("user")
-        ) {
-            // Forget at once, then warm the cache again so registrations keep being served
-            // from memory.
-            registrar.devices_changed();
-            registrar.preload_devices().await;
+        match (kind, &change) {
+            // One device changed: only it is read again, on its next REGISTER.
+            (Some("device"), Some(c)) => registrar.device_changed(&c.object_id),
+            // A profile may touch any device; after missed changes anything may have: reload
+            // the whole cache so registrations keep being served from memory.
+            (Some("securityprofile"), _) | (None, _) => {
+                registrar.devices_changed();
+                registrar.preload_devices().await;
+            }
+            _ => {}
         }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;

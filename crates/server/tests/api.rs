@@ -994,20 +994,6 @@ fn free_port() -> u16 {
     }
 }
 
-struct PlainCrypto;
-
-impl switchboard_store::Crypto for PlainCrypto {
-    fn hash_password(&self, password: &str) -> String {
-        switchboard_auth::password::hash(password).unwrap()
-    }
-    fn seal(&self, _: &str) -> String {
-        unreachable!("nothing sealed in this test")
-    }
-    fn unseal(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn https_moves_to_a_new_port_without_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -1016,9 +1002,14 @@ async fn https_moves_to_a_new_port_without_restart() {
     let store_config = switchboard_store::StoreConfig::Sqlite {
         path: dir.path().join("switchboard.db"),
     };
-    let store = switchboard_store::Store::open(&store_config, Arc::new(PlainCrypto))
-        .await
-        .unwrap();
+    let store = switchboard_store::Store::open(
+        &store_config,
+        Arc::new(switchboard_server::NodeCrypto(
+            switchboard_auth::secretbox::SecretKey::from_bytes([1; 32]),
+        )),
+    )
+    .await
+    .unwrap();
     let ports = switchboard_store::model::NodePorts {
         https: first as u32,
         ..Default::default()

@@ -145,7 +145,14 @@ impl DeviceCache {
         Ok(count)
     }
 
-    /// Forgets everything (a device or profile changed).
+    /// Forgets one device (it changed); it is read again on its next REGISTER.
+    pub fn forget(&self, name: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(name);
+        }
+    }
+
+    /// Forgets everything (a profile changed, which may touch any device).
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.write() {
             entries.clear();

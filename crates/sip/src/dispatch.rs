@@ -52,19 +52,16 @@ impl Dispatcher {
         let response = self.answer(&req, &method, inbound).await;
         let bytes = Arc::new(response.to_bytes());
         if let Some(key) = &key {
-            self.cache.finish(key, bytes.clone(), Instant::now());
+            self.cache.finish(key, bytes.clone());
         }
         Some(bytes)
     }
 
     async fn answer(&self, req: &Message, method: &str, inbound: &Inbound) -> Message {
         if let Err(e) = validate_request(req) {
-            let reason: String = format!("Bad Request - {e}")
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(120)
-                .collect();
-            return Message::response_to(req, 400, &reason).with_header("Server", SERVER);
+            // 400, or 505 (version) / 416 (URI scheme) as the error says.
+            return Message::response_to(req, e.status_code(), &e.to_string())
+                .with_header("Server", SERVER);
         }
         match method {
             "REGISTER" => self.registrar.handle_register(req, inbound).await,

@@ -125,7 +125,12 @@ impl Registrar {
         }
     }
 
-    /// Forgets cached devices (a device or a profile changed).
+    /// Forgets one cached device (it was created, changed or deleted).
+    pub fn device_changed(&self, name: &str) {
+        self.devices.forget(name);
+    }
+
+    /// Forgets every cached device (a profile changed).
     pub fn devices_changed(&self) {
         self.devices.clear();
     }

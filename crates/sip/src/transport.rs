@@ -157,7 +157,7 @@ impl ResponseCache {
     }
 
     /// Records the answer to `key`.
-    pub fn finish(&self, key: &str, bytes: Arc<Vec<u8>>, _now: Instant) {
+    pub fn finish(&self, key: &str, bytes: Arc<Vec<u8>>) {
         if let Ok(mut g) = self.generations.lock() {
             g.previous.remove(key);
             g.current.insert(key.to_string(), Some(bytes));
@@ -244,22 +244,12 @@ fn bad_message(
     );
 }
 
-/// A 400 for an unparseable message, when it was a request whose headers allow one.
+/// The error response to an unparseable message (400, or 505/416 as the error says), when it
+/// was a request whose headers allow one.
 fn bad_request_for(error: &switchboard_sip_proto::ParseError) -> Option<Message> {
-    if !error.can_respond() {
-        return None;
-    }
-    let headers = error.partial()?;
-    let reason = format!("Bad Request - {error}");
-    let reason: String = reason
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
-    Some(
-        Message::response_for(headers, 400, &reason)
-            .with_header("Server", crate::registrar::SERVER),
-    )
+    error
+        .response()
+        .map(|r| r.with_header("Server", crate::registrar::SERVER))
 }
 
 /// Serves one UDP socket until `shutdown`.
