@@ -35,8 +35,48 @@ pub enum NonceStatus {
 pub struct NonceManager {
     key: [u8; 32],
     lifetime_ms: u64,
-    /// Per nonce in use: (issued-at ms, highest nonce count seen).
-    used: Mutex<HashMap<[u8; 16], (u64, u32)>>,
+    used: Mutex<UsedNonces>,
+}
+
+/// Per nonce in use: (issued-at ms, highest nonce count seen), in two generations by issue
+/// time. A generation spans one lifetime, so when a third begins every nonce of the oldest has
+/// expired and the whole map is dropped at once: constant work per request, no sweep (a sweep
+/// over a million entries would stall the receive loop for milliseconds).
+type UsedMap = HashMap<[u8; 16], (u64, u32), foldhash::fast::RandomState>;
+
+#[derive(Default)]
+struct UsedNonces {
+    /// Start (ms) of the current generation.
+    current_since: u64,
+    current: UsedMap,
+    previous: UsedMap,
+}
+
+impl UsedNonces {
+    fn rotate(&mut self, now_ms: u64, lifetime_ms: u64) {
+        if now_ms.saturating_sub(self.current_since) < lifetime_ms {
+            return;
+        }
+        // Everything in `previous` was first used before `current_since`, so its nonce has
+        // expired by now. The new map is sized like the last one: no rehash while it fills.
+        let capacity = self.current.len();
+        self.previous = std::mem::replace(
+            &mut self.current,
+            UsedMap::with_capacity_and_hasher(capacity, Default::default()),
+        );
+        self.current_since = now_ms;
+    }
+
+    fn get_mut(&mut self, id: &[u8; 16]) -> Option<&mut (u64, u32)> {
+        if self.current.contains_key(id) {
+            return self.current.get_mut(id);
+        }
+        self.previous.get_mut(id)
+    }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
 }
 
 impl NonceManager {
@@ -45,7 +85,7 @@ impl NonceManager {
         NonceManager {
             key: rand::random(),
             lifetime_ms: lifetime_secs * 1000,
-            used: Mutex::new(HashMap::new()),
+            used: Mutex::new(UsedNonces::default()),
         }
     }
 
@@ -98,10 +138,7 @@ impl NonceManager {
         let Ok(mut used) = self.used.lock() else {
             return NonceStatus::Invalid;
         };
-        if used.len() > 1024 && used.len().is_power_of_two() {
-            let lifetime = self.lifetime_ms;
-            used.retain(|_, (at, _)| now_ms.saturating_sub(*at) <= lifetime);
-        }
+        used.rotate(now_ms, self.lifetime_ms);
         match used.get_mut(&id) {
             Some((_, highest)) if nc <= *highest => NonceStatus::Replayed,
             Some((_, highest)) => {
@@ -109,7 +146,7 @@ impl NonceManager {
                 NonceStatus::Valid
             }
             None => {
-                used.insert(id, (issued, nc));
+                used.current.insert(id, (issued, nc));
                 NonceStatus::Valid
             }
         }
@@ -181,6 +218,24 @@ mod tests {
         let future = m.issue(T0 + 60_000);
         assert_eq!(m.check(&future, 1, T0), NonceStatus::Invalid);
         assert_eq!(m.tracked(), 0, "invalid nonces take no memory");
+    }
+
+    #[test]
+    fn a_used_nonce_stays_replay_proof_across_generations() {
+        let m = NonceManager::new(10);
+        // Start a generation, then use a nonce just before it ends.
+        let first = m.issue(T0);
+        assert_eq!(m.check(&first, 1, T0), NonceStatus::Valid);
+        let late = m.issue(T0 + 9_999);
+        assert_eq!(m.check(&late, 1, T0 + 9_999), NonceStatus::Valid);
+        // Two rotations later the nonce is still in its lifetime: its count is remembered.
+        let other = m.issue(T0 + 10_000);
+        assert_eq!(m.check(&other, 1, T0 + 10_000), NonceStatus::Valid);
+        assert_eq!(m.check(&late, 1, T0 + 19_000), NonceStatus::Replayed);
+        assert_eq!(m.check(&late, 2, T0 + 19_500), NonceStatus::Valid);
+        assert_eq!(m.check(&late, 2, T0 + 19_998), NonceStatus::Replayed);
+        // Once it has expired it is stale whatever the map holds.
+        assert_eq!(m.check(&late, 3, T0 + 20_000), NonceStatus::Stale);
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct ListenSection {
     pub sip_tcp: Option<SocketAddr>,
     /// Overrides the SIP TLS socket (the node's `sip_secure` port, 5061, otherwise).
     pub sip_tls: Option<SocketAddr>,
+    /// Overrides the SIP OAuth socket (the node's `sip_oauth` port, 5090, otherwise).
+    pub sip_oauth: Option<SocketAddr>,
+    /// Overrides the SIP MRA OAuth socket (the node's `sip_mra_oauth` port, 5091, otherwise).
+    pub sip_mra_oauth: Option<SocketAddr>,
 }
 
 impl Default for ListenSection {
@@ -69,6 +73,8 @@ impl Default for ListenSection {
             sip_udp: None,
             sip_tcp: None,
             sip_tls: None,
+            sip_oauth: None,
+            sip_mra_oauth: None,
         }
     }
 }

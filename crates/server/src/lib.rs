@@ -169,6 +169,8 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
             udp: sip_socket(config.listen.sip_udp, node.ports.sip),
             tcp: sip_socket(config.listen.sip_tcp, node.ports.sip),
             tls: sip_socket(config.listen.sip_tls, node.ports.sip_secure),
+            oauth: sip_socket(config.listen.sip_oauth, node.ports.sip_oauth),
+            mra_oauth: sip_socket(config.listen.sip_mra_oauth, node.ports.sip_mra_oauth),
         },
         ..Default::default()
     };
@@ -182,10 +184,34 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         state.trust.subscribe(),
     )
     .await?;
-    for (service, transport, addr) in &sip.bound {
-        state.set_listener(service, transport, *addr);
+    for (service, transport, addr) in sip.bound() {
+        state.set_listener(service, transport, addr);
     }
-    let follower = tokio::spawn(follow_changes(state.clone(), sip.registrar.clone()));
+    // SIP services not pinned by the node file follow the node's configured ports live.
+    let sip_followed: Vec<SipPortRule> = [
+        (
+            "sip",
+            config.listen.sip_udp.is_none() && config.listen.sip_tcp.is_none(),
+        ),
+        ("sip-secure", config.listen.sip_tls.is_none()),
+        ("sip-oauth", config.listen.sip_oauth.is_none()),
+        ("sip-mra-oauth", config.listen.sip_mra_oauth.is_none()),
+    ]
+    .into_iter()
+    .filter(|(_, followed)| *followed)
+    .map(|(service, _)| SipPortRule {
+        service,
+        ip: config.listen.address,
+    })
+    .collect();
+    load_edge_proxies(&state, &sip.edge_proxies).await;
+    let follower = tokio::spawn(follow_changes(
+        state.clone(),
+        sip.registrar.clone(),
+        sip.edge_proxies.clone(),
+        sip.listeners.clone(),
+        sip_followed,
+    ));
 
     let socket = match config.listen.https {
         Some(addr) => https::HttpsSocket::Fixed(addr),
@@ -210,8 +236,75 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
     })
 }
 
+/// Reads the edge-proxy entries (CN/SAN lists) the MRA port admits.
+async fn load_edge_proxies(state: &ApiState, edge: &switchboard_sip::EdgeProxyNames) {
+    match state.store.list_expressways().await {
+        Ok(entries) => edge.set(entries.iter().map(|e| e.x509subjectnameoraltname.as_str())),
+        Err(e) => tracing::error!(error = %e, "edge-proxy entries not loaded"),
+    }
+}
+
+/// A SIP service that listens on the node's configured port for it.
+struct SipPortRule {
+    service: &'static str,
+    ip: std::net::IpAddr,
+}
+
+impl SipPortRule {
+    fn port(&self, ports: &switchboard_store::model::NodePorts) -> u32 {
+        match self.service {
+            "sip" => ports.sip,
+            "sip-secure" => ports.sip_secure,
+            "sip-oauth" => ports.sip_oauth,
+            _ => ports.sip_mra_oauth,
+        }
+    }
+}
+
+/// Moves the SIP listeners whose configured port changed (the new socket first; if it cannot
+/// be bound the old one keeps serving and the failure is traced).
+async fn follow_sip_ports(
+    state: &ApiState,
+    listeners: &switchboard_sip::Listeners,
+    rules: &[SipPortRule],
+) {
+    let Ok(node) = state.store.get_node(&state.node_name).await else {
+        return;
+    };
+    for rule in rules {
+        let wanted = SocketAddr::new(rule.ip, rule.port(&node.ports) as u16);
+        let current = listeners.address_of(rule.service);
+        if current.map(|a| a.port()) == Some(wanted.port()) {
+            continue;
+        }
+        match listeners.rebind(rule.service, wanted).await {
+            Ok(bound) => {
+                for (service, transport, addr) in bound {
+                    state.set_listener(service, transport, addr);
+                }
+            }
+            Err(e) => state.tracer.emit_default(
+                Service::Node,
+                &TraceEvent::Text {
+                    text: format!(
+                        "{} listener not moved to {wanted}: {e:#}; it stays on {}",
+                        rule.service,
+                        current.map(|a| a.to_string()).unwrap_or_default()
+                    ),
+                },
+            ),
+        }
+    }
+}
+
 /// Applies configuration changes to the running services.
-async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Registrar>) {
+async fn follow_changes(
+    state: Arc<ApiState>,
+    registrar: Arc<switchboard_sip::Registrar>,
+    edge: Arc<switchboard_sip::EdgeProxyNames>,
+    listeners: Arc<switchboard_sip::Listeners>,
+    sip_ports: Vec<SipPortRule>,
+) {
     let mut changes = state.changes.subscribe();
     loop {
         let change = match changes.recv().await {
@@ -233,6 +326,15 @@ async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Re
         }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;
+        }
+        if matches!(kind, None | Some("expresswayconfiguration")) {
+            load_edge_proxies(&state, &edge).await;
+        }
+        let this_node = change
+            .as_ref()
+            .is_none_or(|c| c.object_type == "callmanager" && c.object_id == state.node_name);
+        if this_node && !sip_ports.is_empty() {
+            follow_sip_ports(&state, &listeners, &sip_ports).await;
         }
     }
 }

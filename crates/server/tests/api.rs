@@ -31,6 +31,8 @@ fn ephemeral(config: &mut NodeConfig) {
     config.listen.sip_udp = Some(any);
     config.listen.sip_tcp = Some(any);
     config.listen.sip_tls = Some(any);
+    config.listen.sip_oauth = Some(any);
+    config.listen.sip_mra_oauth = Some(any);
 }
 
 async fn boot_in(dir: &Path, backend: &str, pg_url: Option<String>, demo: bool) -> RunningNode {

@@ -21,6 +21,11 @@ struct Node {
 }
 
 async fn boot() -> Node {
+    boot_with(|_| {}).await
+}
+
+/// Boots a demo node on ephemeral loopback ports, after `adjust` has changed its config.
+async fn boot_with(adjust: impl FnOnce(&mut NodeConfig)) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig {
         data_dir: dir.path().to_path_buf(),
@@ -32,6 +37,9 @@ async fn boot() -> Node {
     config.listen.sip_udp = Some(any);
     config.listen.sip_tcp = Some(any);
     config.listen.sip_tls = Some(any);
+    config.listen.sip_oauth = Some(any);
+    config.listen.sip_mra_oauth = Some(any);
+    adjust(&mut config);
     let node = switchboard_server::start(
         config,
         StartOptions {
@@ -1099,4 +1107,88 @@ async fn authenticated_profile_needs_the_device_certificate() {
     let wrong = register_over_tls(&n, Some(&other), dev, &password).await;
     assert!(wrong.starts_with("SIP/2.0 403 Forbidden\r\n"), "{wrong}");
     n.node.shutdown().await.unwrap();
+}
+
+/// A free TCP port on `ip` (bound then released).
+fn free_tcp_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_listeners_follow_the_nodes_ports_live() {
+    // The MRA port follows the node's configuration (on 127.0.0.3, so the default 5091 is
+    // free whatever else runs); the other SIP ports stay pinned to ephemeral sockets.
+    let n = boot_with(|c| {
+        c.listen.address = "127.0.0.3".parse().unwrap();
+        c.listen.sip_mra_oauth = None;
+    })
+    .await;
+    let listed = |n: &Node| -> Vec<String> {
+        n.node
+            .state
+            .listeners
+            .read()
+            .unwrap()
+            .iter()
+            .filter(|l| l.service == "sip-mra-oauth")
+            .map(|l| l.address.clone())
+            .collect()
+    };
+    assert_eq!(listed(&n), ["127.0.0.3:5091"]);
+    let moved = free_tcp_port("127.0.0.3");
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/nodes/ucm1",
+        Some(json!({"ports": {"sip_mra_oauth": moved}})),
+    )
+    .await;
+    let want = format!("127.0.0.3:{moved}");
+    for _ in 0..100 {
+        if listed(&n) == std::slice::from_ref(&want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed(&n), std::slice::from_ref(&want));
+    assert!(tokio::net::TcpStream::connect(&want).await.is_ok());
+    assert!(
+        tokio::net::TcpStream::connect("127.0.0.3:5091")
+            .await
+            .is_err(),
+        "the old MRA listener still accepts"
+    );
+
+    // A port that cannot be bound leaves the listener where it is, and says why.
+    let squatter = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port();
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/nodes/ucm1",
+        Some(json!({"ports": {"sip_mra_oauth": taken}})),
+    )
+    .await;
+    let mut traced = false;
+    for _ in 0..100 {
+        n.node.state.tracer.flush();
+        let node_traces = std::fs::read_dir(n.dir.path().join("traces/node"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+            .collect::<String>();
+        if node_traces.contains(&format!(
+            "sip-mra-oauth listener not moved to 127.0.0.3:{taken}"
+        )) {
+            traced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(traced, "the failed move is traced");
+    assert_eq!(listed(&n), std::slice::from_ref(&want));
+    assert!(tokio::net::TcpStream::connect(&want).await.is_ok());
 }

@@ -101,10 +101,12 @@ const KNOWN: &[Known] = &[
 
 /// Every spelling (long and compact), lower-cased, to its entry: built once, because header
 /// names are looked up on every header of every message.
-fn index() -> &'static HashMap<Vec<u8>, &'static Known> {
-    static INDEX: OnceLock<HashMap<Vec<u8>, &'static Known>> = OnceLock::new();
+type Index = HashMap<Vec<u8>, &'static Known, foldhash::fast::RandomState>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut map = HashMap::new();
+        let mut map = Index::default();
         for k in KNOWN {
             map.insert(k.name.to_ascii_lowercase().into_bytes(), k);
             if let Some(c) = k.compact {

@@ -44,14 +44,14 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
 /// The device cache.
 pub struct DeviceCache {
     store: Store,
-    entries: RwLock<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Entry, foldhash::fast::RandomState>>,
 }
 
 impl DeviceCache {
     pub fn new(store: Store) -> DeviceCache {
         DeviceCache {
             store,
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(HashMap::default()),
         }
     }
 
@@ -115,7 +115,7 @@ impl DeviceCache {
     /// Loads every device at once (at start), so registrations do not wait on the database.
     pub async fn preload(&self) -> Result<usize, StoreError> {
         let rows = self.store.device_auth_all().await?;
-        let mut loaded = HashMap::with_capacity(rows.len());
+        let mut loaded = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
         for r in rows {
             let (Ok(security_mode), Ok(transport)) = (parse(&r.security_mode), parse(&r.transport))
             else {

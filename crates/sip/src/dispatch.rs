@@ -8,6 +8,7 @@ use std::time::Instant;
 use switchboard_sip_proto::{validate_request, Message};
 use switchboard_trace::Tracer;
 
+use crate::location::Transport;
 use crate::registrar::{Inbound, Registrar, SERVER};
 use crate::transport::{transaction_key, Cached, ResponseCache};
 
@@ -41,7 +42,10 @@ impl Dispatcher {
             return None;
         }
         let now = Instant::now();
-        let key = transaction_key(&req);
+        let key = match inbound.transport {
+            Transport::Udp => transaction_key(&req),
+            Transport::Tcp | Transport::Tls => None,
+        };
         if let Some(key) = &key {
             match self.cache.begin(key, now) {
                 Cached::New => {}
@@ -52,7 +56,12 @@ impl Dispatcher {
         let response = self.answer(&req, &method, inbound).await;
         let bytes = Arc::new(response.to_bytes());
         if let Some(key) = &key {
-            self.cache.finish(key, bytes.clone());
+            match response.code() {
+                // A challenge is not kept: a retransmission is challenged again (a fresh nonce,
+                // equally good), which halves what the cache holds under registration load.
+                Some(401 | 407) => self.cache.forget(key),
+                _ => self.cache.finish(key, bytes.clone()),
+            }
         }
         Some(bytes)
     }

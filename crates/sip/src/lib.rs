@@ -3,9 +3,11 @@
 //! them into call control. It knows the store (devices, profiles, parameters) and call control,
 //! never the CTI Manager.
 
+pub mod bearer;
 pub mod devices;
 pub mod dispatch;
 pub mod limiter;
+pub mod listeners;
 pub mod location;
 pub mod registrar;
 pub mod transport;
@@ -18,12 +20,15 @@ use switchboard_callctl::CallControl;
 use switchboard_pki::{ClientAuth, NodeIdentity};
 use switchboard_store::Store;
 use switchboard_trace::Tracer;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use transport::StreamPort;
 
+pub use bearer::{BearerIdentity, BearerVerifier, EdgeProxyNames, PortKind};
 pub use dispatch::Dispatcher;
 pub use limiter::LimiterConfig;
+pub use listeners::Listeners;
 pub use registrar::{Inbound, Registrar};
 pub use transport::{Flows, TransportLimits};
 
@@ -33,6 +38,10 @@ pub struct SipSockets {
     pub udp: Vec<SocketAddr>,
     pub tcp: Vec<SocketAddr>,
     pub tls: Vec<SocketAddr>,
+    /// SIP OAuth (5090): TLS, bearer registration.
+    pub oauth: Vec<SocketAddr>,
+    /// SIP MRA OAuth (5091): mutual TLS from edge proxies, bearer registration.
+    pub mra_oauth: Vec<SocketAddr>,
 }
 
 /// The SIP service's settings.
@@ -50,7 +59,10 @@ pub type Bound = (&'static str, &'static str, SocketAddr);
 pub struct SipService {
     pub registrar: Arc<Registrar>,
     pub flows: Arc<Flows>,
-    pub bound: Vec<Bound>,
+    /// The listening sockets, rebound live when the node's ports change.
+    pub listeners: Arc<Listeners>,
+    /// The edge proxies admitted on the MRA port (from `expresswayconfiguration`).
+    pub edge_proxies: Arc<EdgeProxyNames>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -58,9 +70,83 @@ pub struct SipService {
 fn tls_acceptor(
     identity: &NodeIdentity,
     trust: &[String],
+    client_auth: ClientAuth,
 ) -> Result<tokio_rustls::TlsAcceptor, switchboard_pki::PkiError> {
-    let config = switchboard_pki::server_config(identity, trust, ClientAuth::Optional, &[])?;
+    // Mutual TLS with an empty trust store: only the node's own certificate is an anchor, so
+    // every peer certificate fails with `unknown_ca`, as the seed's Cenário 3 shows.
+    let own;
+    let trust = if client_auth == ClientAuth::Required && trust.is_empty() {
+        own = [identity.cert_pem.clone()];
+        &own[..]
+    } else {
+        trust
+    };
+    let config = switchboard_pki::server_config(identity, trust, client_auth, &[])?;
     Ok(tokio_rustls::TlsAcceptor::from(config))
+}
+
+/// The TLS acceptors in use, rebuilt together when the certificate or trust store changes:
+/// client certificates optional (5061, and 5090 where presenting one is refused) or required
+/// (5091).
+struct TlsAcceptors {
+    optional: transport::AcceptorSlot,
+    required: transport::AcceptorSlot,
+}
+
+impl TlsAcceptors {
+    fn build(identity: &NodeIdentity, trust: &[String]) -> anyhow::Result<TlsAcceptors> {
+        Ok(TlsAcceptors {
+            optional: Arc::new(RwLock::new(tls_acceptor(
+                identity,
+                trust,
+                ClientAuth::Optional,
+            )?)),
+            required: Arc::new(RwLock::new(tls_acceptor(
+                identity,
+                trust,
+                ClientAuth::Required,
+            )?)),
+        })
+    }
+
+    fn rebuild(&self, identity: &NodeIdentity, trust: &[String]) {
+        for (slot, auth) in [
+            (&self.optional, ClientAuth::Optional),
+            (&self.required, ClientAuth::Required),
+        ] {
+            match tls_acceptor(identity, trust, auth) {
+                Ok(acceptor) => {
+                    if let Ok(mut s) = slot.write() {
+                        *s = acceptor;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "SIP TLS keeps its previous certificate"),
+            }
+        }
+    }
+}
+
+/// Receive buffer asked for on UDP sockets. Bursts (and any pause of the receive loop) queue
+/// here instead of being dropped: 8 MiB holds a few seconds of REGISTERs at benchmark rates.
+/// The kernel caps it at `net.core.rmem_max` (docs/operations.md).
+const UDP_RECEIVE_BUFFER: usize = 8 << 20;
+const UDP_SEND_BUFFER: usize = 4 << 20;
+
+/// A UDP socket with large kernel buffers, registered with the runtime.
+pub(crate) fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer than asked for still works.
+    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_SEND_BUFFER);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tracing::debug!(
+        %addr,
+        receive_buffer = socket.recv_buffer_size().unwrap_or(0),
+        "SIP UDP socket bound"
+    );
+    UdpSocket::from_std(socket.into())
 }
 
 impl SipService {
@@ -88,53 +174,54 @@ impl SipService {
         let flows = Arc::new(Flows::default());
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
-        let mut bound = Vec::new();
-        for addr in &config.sockets.udp {
-            let socket = Arc::new(
-                UdpSocket::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot bind SIP UDP {addr}: {e}"))?,
-            );
-            bound.push(("sip", "udp", socket.local_addr()?));
-            tasks.push(tokio::spawn(transport::serve_udp(
-                socket,
-                dispatcher.clone(),
-                config.limits,
-                stopped.clone(),
-            )));
-        }
-        for addr in &config.sockets.tcp {
-            let listener = TcpListener::bind(addr)
+        let edge_proxies = Arc::new(EdgeProxyNames::default());
+        let acceptors =
+            TlsAcceptors::build(&identity.borrow_and_update(), &trust.borrow_and_update())?;
+        let plain = StreamPort {
+            tls: None,
+            kind: PortKind::Standard,
+            edge_proxies: None,
+        };
+        let secure = StreamPort {
+            tls: Some(acceptors.optional.clone()),
+            ..plain.clone()
+        };
+        let oauth = StreamPort {
+            kind: PortKind::OAuth,
+            ..secure.clone()
+        };
+        let mra_oauth = StreamPort {
+            tls: Some(acceptors.required.clone()),
+            kind: PortKind::MraOAuth,
+            edge_proxies: Some(edge_proxies.clone()),
+        };
+        let listeners = Arc::new(Listeners::new(
+            dispatcher,
+            flows.clone(),
+            config.limits,
+            stopped.clone(),
+            vec![
+                ("sip", plain),
+                ("sip-secure", secure),
+                ("sip-oauth", oauth),
+                ("sip-mra-oauth", mra_oauth),
+            ],
+        ));
+        let started = async {
+            listeners.start_udp(&config.sockets.udp).await?;
+            listeners.start("sip", &config.sockets.tcp).await?;
+            listeners.start("sip-secure", &config.sockets.tls).await?;
+            listeners.start("sip-oauth", &config.sockets.oauth).await?;
+            listeners
+                .start("sip-mra-oauth", &config.sockets.mra_oauth)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot bind SIP TCP {addr}: {e}"))?;
-            bound.push(("sip", "tcp", listener.local_addr()?));
-            tasks.push(tokio::spawn(transport::serve_stream(
-                listener,
-                None,
-                dispatcher.clone(),
-                flows.clone(),
-                config.limits,
-                stopped.clone(),
-            )));
+        };
+        if let Err(e) = started.await {
+            listeners.stop_all().await;
+            return Err(e);
         }
-        if !config.sockets.tls.is_empty() {
-            let acceptor = tls_acceptor(&identity.borrow_and_update(), &trust.borrow_and_update())?;
-            let slot: transport::AcceptorSlot = Arc::new(RwLock::new(acceptor));
-            for addr in &config.sockets.tls {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot bind SIP TLS {addr}: {e}"))?;
-                bound.push(("sip-secure", "tcp", listener.local_addr()?));
-                tasks.push(tokio::spawn(transport::serve_stream(
-                    listener,
-                    Some(slot.clone()),
-                    dispatcher.clone(),
-                    flows.clone(),
-                    config.limits,
-                    stopped.clone(),
-                )));
-            }
-            // The certificate and the trust store are followed live.
+        // The certificate and the trust store are followed live.
+        {
             let mut stopped = stopped.clone();
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -143,18 +230,7 @@ impl SipService {
                         r = identity.changed() => if r.is_err() { return },
                         r = trust.changed() => if r.is_err() { return },
                     }
-                    let built =
-                        tls_acceptor(&identity.borrow_and_update(), &trust.borrow_and_update());
-                    match built {
-                        Ok(acceptor) => {
-                            if let Ok(mut s) = slot.write() {
-                                *s = acceptor;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "SIP TLS keeps its previous certificate")
-                        }
-                    }
+                    acceptors.rebuild(&identity.borrow_and_update(), &trust.borrow_and_update());
                 }
             }));
         }
@@ -176,14 +252,21 @@ impl SipService {
         Ok(SipService {
             registrar,
             flows,
-            bound,
+            listeners,
+            edge_proxies,
             stop,
             tasks,
         })
     }
 
+    /// Every socket the service listens on: (service, transport, address).
+    pub fn bound(&self) -> Vec<Bound> {
+        self.listeners.bound()
+    }
+
     /// Stops every listener and connection.
     pub async fn shutdown(self) {
+        self.listeners.stop_all().await;
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;

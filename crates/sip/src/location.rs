@@ -93,7 +93,7 @@ pub struct RegisterMeta<'a> {
 /// Every binding, by device.
 #[derive(Debug, Default)]
 pub struct Location {
-    devices: HashMap<String, Vec<Binding>>,
+    devices: HashMap<String, Vec<Binding>, foldhash::fast::RandomState>,
     /// Expiry times (may hold stale entries; checked against the binding when popped).
     deadlines: BinaryHeap<Reverse<(Instant, String)>>,
     max_contacts: usize,
@@ -110,7 +110,7 @@ impl Location {
     /// An empty table; each device may hold at most `max_contacts` bindings.
     pub fn new(max_contacts: usize) -> Location {
         Location {
-            devices: HashMap::new(),
+            devices: HashMap::default(),
             deadlines: BinaryHeap::new(),
             max_contacts: max_contacts.max(1),
         }
@@ -176,7 +176,14 @@ impl Location {
         if bindings.is_empty() {
             self.devices.remove(device);
         } else {
-            self.devices.insert(device.to_string(), bindings);
+            // Most devices hold one binding: no spare capacity kept per device.
+            bindings.shrink_to_fit();
+            match self.devices.get_mut(device) {
+                Some(slot) => *slot = bindings,
+                None => {
+                    self.devices.insert(device.to_string(), bindings);
+                }
+            }
         }
         Ok(changes)
     }

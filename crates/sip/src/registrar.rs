@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_auth::digest::{self, DigestAlgorithm};
@@ -18,6 +18,9 @@ use switchboard_store::model::{SecurityMode, Transport as ProfileTransport};
 use switchboard_store::Store;
 use switchboard_trace::{Level, Service, TraceEvent, Tracer};
 
+use crate::bearer::{
+    oauth_port_rules, BearerVerifier, PortKind, PORT_MISMATCH, PORT_MISMATCH_RETRY_AFTER,
+};
 use crate::devices::{DeviceAuth, DeviceCache};
 use crate::limiter::{FailureLimiter, LimiterConfig};
 use crate::location::{Binding, Change, ContactUpdate, Location, RegisterMeta, Transport};
@@ -38,6 +41,8 @@ pub struct Inbound {
     pub source: SocketAddr,
     /// The TCP/TLS connection it arrived on.
     pub flow: Option<u64>,
+    /// The kind of port (digest/certificate, SIP OAuth, MRA OAuth).
+    pub port: PortKind,
     /// The names (CN and SANs) of the client certificate presented on a TLS connection, once
     /// verified against the trust store; empty otherwise.
     pub peer_names: Arc<[String]>,
@@ -56,6 +61,9 @@ pub struct Registrar {
     max_expires: AtomicU32,
     min_expires: AtomicU32,
     sha256_first: AtomicBool,
+    /// `ClusterSIPOAuthMode`.
+    oauth_mode: AtomicBool,
+    bearer: RwLock<Option<Arc<dyn BearerVerifier>>>,
 }
 
 fn unix_now() -> Duration {
@@ -91,6 +99,8 @@ impl Registrar {
             max_expires: AtomicU32::new(120),
             min_expires: AtomicU32::new(60),
             sha256_first: AtomicBool::new(false),
+            oauth_mode: AtomicBool::new(false),
+            bearer: RwLock::new(None),
         }
     }
 
@@ -112,6 +122,17 @@ impl Registrar {
         }
         if let Ok(v) = self.store.param_i64("SipDigestSha256Preferred").await {
             self.sha256_first.store(v == 1, Ordering::Relaxed);
+        }
+        if let Ok(v) = self.store.param_i64("ClusterSIPOAuthMode").await {
+            self.oauth_mode.store(v == 1, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives the registrar the node's token verifier (bearer registration on the OAuth
+    /// ports; without one those ports answer 503).
+    pub fn set_bearer_verifier(&self, verifier: Arc<dyn BearerVerifier>) {
+        if let Ok(mut slot) = self.bearer.write() {
+            *slot = Some(verifier);
         }
     }
 
@@ -234,12 +255,13 @@ impl Registrar {
             Err(refusal) => {
                 let refusal = *refusal;
                 let code = refusal.response.code().unwrap_or(500);
-                if code == 401 {
+                if code == 401 || code == 407 {
+                    let scheme = if code == 401 { "digest" } else { "bearer" };
                     self.trace(
                         || TraceEvent::SipChallengeSent {
                             device: refusal.device,
                             code,
-                            scheme: "digest".into(),
+                            scheme: scheme.into(),
                             detail: refusal.reason,
                         },
                         Level::Debug,
@@ -328,9 +350,14 @@ impl Registrar {
                 return Err(r);
             }
         };
-        self.check_profile(req, &device, inbound)?;
-        if device.digest_auth {
-            self.check_digest(req, &device, inbound, now)?;
+        if inbound.port.is_oauth() {
+            self.check_oauth_port(req, &device, inbound)?;
+            self.check_bearer(req, &device, inbound, now)?;
+        } else {
+            self.check_profile(req, &device, inbound)?;
+            if device.digest_auth {
+                self.check_digest(req, &device, inbound, now)?;
+            }
         }
         self.apply(
             req,
@@ -381,6 +408,130 @@ impl Registrar {
                 "Transport {} not allowed by security profile '{}'",
                 inbound.transport.as_str().to_uppercase(),
                 device.profile
+            );
+            return Err(self.refuse(req, &device.name, 403, "Forbidden", Some(&text)));
+        }
+        Ok(())
+    }
+
+    /// 004 Cenário 1: the OAuth ports take only OAuth devices, only in OAuth mode, and 5090
+    /// only without a client certificate.
+    fn check_oauth_port(
+        &self,
+        req: &Message,
+        device: &DeviceAuth,
+        inbound: &Inbound,
+    ) -> Result<(), Box<Refusal>> {
+        let verdict = oauth_port_rules(
+            inbound.port,
+            self.oauth_mode.load(Ordering::Relaxed),
+            device.oauth_auth,
+            !inbound.peer_names.is_empty(),
+        );
+        if let Err(violation) = verdict {
+            let mut r = self.refuse(req, &device.name, 403, "Forbidden", Some(PORT_MISMATCH));
+            r.response = r
+                .response
+                .with_header("Retry-After", &PORT_MISMATCH_RETRY_AFTER.to_string());
+            r.reason = format!("{PORT_MISMATCH}: {}", violation.detail());
+            return Err(r);
+        }
+        Ok(())
+    }
+
+    /// The RFC 8898 challenge: `407` with `Proxy-Authenticate: Bearer realm="ccmsipline"`
+    /// (the seed's header), plus `error="invalid_token"` when a token was refused.
+    fn bearer_challenge(
+        &self,
+        req: &Message,
+        device: &DeviceAuth,
+        error: Option<&str>,
+        why: &str,
+    ) -> Box<Refusal> {
+        let value = match error {
+            Some(e) => format!("Bearer realm=\"{REALM}\", error=\"{e}\""),
+            None => format!("Bearer realm=\"{REALM}\""),
+        };
+        Box::new(Refusal {
+            response: self
+                .response(req, 407, "Proxy Authentication Required")
+                .with_header("Proxy-Authenticate", &value),
+            device: device.name.clone(),
+            reason: why.to_string(),
+        })
+    }
+
+    /// The bearer token of the request: `Proxy-Authorization` first (the seed's), then
+    /// `Authorization` (RFC 8898); the seed's `token="…"` form and the bare one alike.
+    fn check_bearer(
+        &self,
+        req: &Message,
+        device: &DeviceAuth,
+        inbound: &Inbound,
+        now: Instant,
+    ) -> Result<(), Box<Refusal>> {
+        let mut token = None;
+        for found in [
+            req.headers.proxy_authorization(),
+            req.headers.authorization(),
+        ] {
+            match found {
+                Ok(Some(Credentials::Bearer { token: t })) => {
+                    token = Some(t);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(self.refuse(
+                        req,
+                        &device.name,
+                        400,
+                        "Bad Request",
+                        Some(&e.to_string()),
+                    ))
+                }
+            }
+        }
+        let Some(token) = token else {
+            return Err(self.bearer_challenge(req, device, None, "no bearer token"));
+        };
+        let verifier = self.bearer.read().ok().and_then(|v| v.clone());
+        let Some(verifier) = verifier else {
+            let mut r = self.refuse(
+                req,
+                &device.name,
+                503,
+                "Service Unavailable",
+                Some("SIP OAuth is not available on this node"),
+            );
+            r.response = r.response.with_header("Retry-After", "30");
+            return Err(r);
+        };
+        let identity = match verifier.verify(&token) {
+            Ok(identity) => identity,
+            Err(reason) => {
+                self.limiter.fail(inbound.source.ip(), now);
+                return Err(self.bearer_challenge(
+                    req,
+                    device,
+                    Some("invalid_token"),
+                    &format!("token refused: {reason} (token length {})", token.len()),
+                ));
+            }
+        };
+        if device.owner.as_deref() != Some(identity.user.as_str()) {
+            self.limiter.fail(inbound.source.ip(), now);
+            let text = format!(
+                "The token's user {} does not own device {}",
+                identity.user, device.name
+            );
+            return Err(self.refuse(req, &device.name, 403, "Forbidden", Some(&text)));
+        }
+        if let Some(bound) = identity.device.as_deref().filter(|d| *d != device.name) {
+            self.limiter.fail(inbound.source.ip(), now);
+            let text = format!(
+                "The token was issued for device {bound}, not {}",
+                device.name
             );
             return Err(self.refuse(req, &device.name, 403, "Forbidden", Some(&text)));
         }

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use crate::bearer::{EdgeProxyNames, PortKind};
 use crate::dispatch::Dispatcher;
 use crate::location::Transport;
 use crate::registrar::Inbound;
@@ -98,16 +99,19 @@ impl Flows {
 }
 
 /// Recent responses by transaction, so a retransmitted request gets the same answer without
-/// being processed twice (the server transaction's "Completed" state, Timer J = 64·T1).
+/// being processed twice (the server transaction's "Completed" state, Timer J = 64·T1). Only
+/// UDP needs it: over TCP/TLS Timer J is zero (RFC 3261 §17.2.2), nothing is retransmitted.
 /// Two generations swapped every Timer J keep the cost per request constant: an entry lives
 /// between one and two Timer J periods.
 pub struct ResponseCache {
     generations: Mutex<Generations>,
 }
 
+type ResponseMap = HashMap<String, Option<Arc<Vec<u8>>>, foldhash::fast::RandomState>;
+
 struct Generations {
-    current: HashMap<String, Option<Arc<Vec<u8>>>>,
-    previous: HashMap<String, Option<Arc<Vec<u8>>>>,
+    current: ResponseMap,
+    previous: ResponseMap,
     rotated_at: Instant,
 }
 
@@ -115,8 +119,8 @@ impl Default for ResponseCache {
     fn default() -> Self {
         ResponseCache {
             generations: Mutex::new(Generations {
-                current: HashMap::new(),
-                previous: HashMap::new(),
+                current: ResponseMap::default(),
+                previous: ResponseMap::default(),
                 rotated_at: Instant::now(),
             }),
         }
@@ -142,8 +146,18 @@ impl ResponseCache {
             return Cached::New;
         };
         if now.duration_since(g.rotated_at) >= TIMER_J {
-            g.previous = std::mem::take(&mut g.current);
+            // Sized like the last generation (no rehash while it fills); the oldest is freed
+            // on another thread when large, so the receive loop never waits for it.
+            let capacity = g.current.len();
+            let current = std::mem::replace(
+                &mut g.current,
+                ResponseMap::with_capacity_and_hasher(capacity, Default::default()),
+            );
+            let oldest = std::mem::replace(&mut g.previous, current);
             g.rotated_at = now;
+            if oldest.len() > 10_000 {
+                std::thread::spawn(move || drop(oldest));
+            }
         }
         let found = g.current.get(key).or_else(|| g.previous.get(key)).cloned();
         match found {
@@ -153,6 +167,14 @@ impl ResponseCache {
                 g.current.insert(key.to_string(), None);
                 Cached::New
             }
+        }
+    }
+
+    /// Drops `key`: its request may be processed again.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut g) = self.generations.lock() {
+            g.current.remove(key);
+            g.previous.remove(key);
         }
     }
 
@@ -252,7 +274,14 @@ fn bad_request_for(error: &switchboard_sip_proto::ParseError) -> Option<Message>
         .map(|r| r.with_header("Server", crate::registrar::SERVER))
 }
 
+/// Datagrams read per wake-up before the answers go out.
+const UDP_BATCH: usize = 32;
+
 /// Serves one UDP socket until `shutdown`.
+///
+/// Each wake-up drains up to [`UDP_BATCH`] waiting datagrams, answers them, then sends the
+/// answers back to back: a peer that was asleep is woken once per burst rather than once per
+/// response, which on loopback was most of the cost of a send (docs/benchmarks.md).
 pub async fn serve_udp(
     socket: Arc<UdpSocket>,
     dispatcher: Arc<Dispatcher>,
@@ -260,89 +289,129 @@ pub async fn serve_udp(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; 65_536];
+    let mut answers: Vec<(Arc<Vec<u8>>, SocketAddr)> = Vec::with_capacity(UDP_BATCH);
     loop {
-        let (len, source) = tokio::select! {
+        tokio::select! {
             _ = until_stopped(&mut shutdown) => return,
-            received = socket.recv_from(&mut buf) => match received {
+            ready = socket.readable() => if let Err(e) = ready {
+                tracing::warn!(error = %e, "UDP socket failed");
+                return;
+            },
+        }
+        for _ in 0..UDP_BATCH {
+            let (len, source) = match socket.try_recv_from(&mut buf) {
                 Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "UDP receive failed");
-                    continue;
+                    break;
                 }
-            },
-        };
-        let data = &buf[..len];
-        if data.iter().all(|b| b.is_ascii_whitespace()) {
-            continue; // keep-alive
-        }
-        let tracer = dispatcher.tracer();
-        if len > limits.max_message {
-            bad_message(tracer, Transport::Udp, source, "datagram too large", false);
-            continue;
-        }
-        match parse_message_with(
-            data,
-            &Limits {
-                max_message_bytes: limits.max_message,
-                ..Limits::default()
-            },
-        ) {
-            Ok(mut msg) => {
-                if !msg.is_request() {
-                    continue;
-                }
-                stamp_top_via(&mut msg, source);
-                let dest = udp_destination(&msg, source);
-                // Answered on this task: with the device cache warm nothing here waits on I/O,
-                // and not spawning a task per datagram saves ~15 % CPU (docs/benchmarks.md).
-                {
-                    let inbound = Inbound {
-                        transport: Transport::Udp,
-                        source,
-                        flow: None,
-                        peer_names: Arc::from(Vec::new()),
-                    };
-                    if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
-                        let _ = socket.send_to(&bytes, dest).await;
-                    }
-                }
+            };
+            if let Some(answer) = udp_datagram(&buf[..len], source, &dispatcher, &limits).await {
+                answers.push(answer);
             }
-            Err(e) => match bad_request_for(&e) {
-                Some(response) => {
-                    bad_message(tracer, Transport::Udp, source, &e.to_string(), true);
-                    let dest = response
-                        .headers
-                        .top_via()
-                        .ok()
-                        .filter(|v| v.rport().is_none())
-                        .and_then(|v| v.port)
-                        .unwrap_or(source.port());
-                    let _ = socket
-                        .send_to(&response.to_bytes(), SocketAddr::new(source.ip(), dest))
-                        .await;
-                }
-                None => bad_message(tracer, Transport::Udp, source, &e.to_string(), false),
-            },
         }
+        for (bytes, dest) in answers.drain(..) {
+            match socket.try_send_to(&bytes, dest) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let _ = socket.send_to(&bytes, dest).await;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Handles one datagram: the answer to send and where, if any.
+async fn udp_datagram(
+    data: &[u8],
+    source: SocketAddr,
+    dispatcher: &Dispatcher,
+    limits: &TransportLimits,
+) -> Option<(Arc<Vec<u8>>, SocketAddr)> {
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return None; // keep-alive
+    }
+    let tracer = dispatcher.tracer();
+    if data.len() > limits.max_message {
+        bad_message(tracer, Transport::Udp, source, "datagram too large", false);
+        return None;
+    }
+    let parsed = parse_message_with(
+        data,
+        &Limits {
+            max_message_bytes: limits.max_message,
+            ..Limits::default()
+        },
+    );
+    match parsed {
+        Ok(mut msg) => {
+            if !msg.is_request() {
+                return None;
+            }
+            stamp_top_via(&mut msg, source);
+            let dest = udp_destination(&msg, source);
+            // Answered on the receiving task: with the device cache warm nothing here waits on
+            // I/O, and not spawning a task per datagram saves ~15 % CPU (docs/benchmarks.md).
+            let inbound = Inbound {
+                transport: Transport::Udp,
+                source,
+                flow: None,
+                peer_names: Arc::from(Vec::new()),
+                port: PortKind::Standard,
+            };
+            let bytes = dispatcher.handle(msg, &inbound).await?;
+            Some((bytes, dest))
+        }
+        Err(e) => match bad_request_for(&e) {
+            Some(response) => {
+                bad_message(tracer, Transport::Udp, source, &e.to_string(), true);
+                let port = response
+                    .headers
+                    .top_via()
+                    .ok()
+                    .filter(|v| v.rport().is_none())
+                    .and_then(|v| v.port)
+                    .unwrap_or(source.port());
+                Some((
+                    Arc::new(response.to_bytes()),
+                    SocketAddr::new(source.ip(), port),
+                ))
+            }
+            None => {
+                bad_message(tracer, Transport::Udp, source, &e.to_string(), false);
+                None
+            }
+        },
     }
 }
 
 /// Builds the TLS acceptor in use now (replaced live when the certificate or trust changes).
 pub type AcceptorSlot = Arc<RwLock<tokio_rustls::TlsAcceptor>>;
 
-/// Serves one TCP listener (plain, or TLS when `tls` is given) until `shutdown`.
+/// What a stream listener serves: plain TCP, or TLS with its acceptor, on a kind of port.
+#[derive(Clone)]
+pub struct StreamPort {
+    pub tls: Option<AcceptorSlot>,
+    pub kind: PortKind,
+    /// On the MRA port: the edge proxies whose certificate names are accepted.
+    pub edge_proxies: Option<Arc<EdgeProxyNames>>,
+}
+
+/// Serves one TCP listener (plain, or TLS when the port has an acceptor) until `shutdown`.
 pub async fn serve_stream(
     listener: TcpListener,
-    tls: Option<AcceptorSlot>,
+    port: StreamPort,
     dispatcher: Arc<Dispatcher>,
     flows: Arc<Flows>,
     limits: TransportLimits,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop_accepting: watch::Receiver<bool>,
+    connections_stop: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, source) = tokio::select! {
-            _ = until_stopped(&mut shutdown) => return,
+            _ = until_stopped(&mut stop_accepting) => return,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -359,10 +428,13 @@ pub async fn serve_stream(
         let _ = stream.set_nodelay(true);
         let dispatcher = dispatcher.clone();
         let flows = flows.clone();
-        let tls = tls
+        let tls = port
+            .tls
             .as_ref()
             .and_then(|slot| slot.read().ok().map(|a| a.clone()));
-        let shutdown = shutdown.clone();
+        let kind = port.kind;
+        let edge_proxies = port.edge_proxies.clone();
+        let shutdown = connections_stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
@@ -370,6 +442,7 @@ pub async fn serve_stream(
                     connection(
                         stream,
                         Transport::Tcp,
+                        kind,
                         Arc::from(Vec::new()),
                         source,
                         dispatcher,
@@ -385,9 +458,15 @@ pub async fn serve_stream(
                     {
                         Ok(Ok(tls_stream)) => {
                             let peer_names = peer_certificate_names(&tls_stream);
+                            if let Some(edge) = &edge_proxies {
+                                if !edge_proxy_admitted(edge, &peer_names, source, &dispatcher) {
+                                    return;
+                                }
+                            }
                             connection(
                                 tls_stream,
                                 Transport::Tls,
+                                kind,
                                 peer_names,
                                 source,
                                 dispatcher,
@@ -404,6 +483,29 @@ pub async fn serve_stream(
             }
         });
     }
+}
+
+/// On the MRA port the peer is an edge proxy: its (verified) certificate must name one of the
+/// `expresswayconfiguration` entries by CN or SAN (004 Cenário 2), else the connection is
+/// closed and both lists are traced.
+fn edge_proxy_admitted(
+    edge: &EdgeProxyNames,
+    presented: &[String],
+    source: SocketAddr,
+    dispatcher: &Dispatcher,
+) -> bool {
+    let admitted = edge.matching(presented).is_some();
+    if !admitted {
+        dispatcher.tracer().emit_default(
+            Service::Sip,
+            &TraceEvent::SipEdgeProxyRefused {
+                source: source.to_string(),
+                presented: presented.join(","),
+                listed: edge.listed().join(","),
+            },
+        );
+    }
+    admitted
 }
 
 /// The CN and SANs of the (verified) client certificate of a TLS connection.
@@ -437,6 +539,7 @@ fn peer_certificate_names(
 async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     stream: S,
     transport: Transport,
+    port: PortKind,
     peer_names: Arc<[String]>,
     source: SocketAddr,
     dispatcher: Arc<Dispatcher>,
@@ -475,7 +578,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => n,
             Err(_) => {
-                if !framer.buffered() == 0 {
+                if framer.buffered() != 0 {
                     bad_message(
                         &tracer,
                         transport,
@@ -509,6 +612,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                             source,
                             flow: Some(flow),
                             peer_names,
+                            port,
                         };
                         if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
                             let _ = tx.send(bytes.to_vec()).await;

@@ -34,6 +34,12 @@ pub struct ServeArgs {
     /// SIP TLS socket, overriding the node's configured `sip_secure` port.
     #[arg(long)]
     pub sip_tls: Option<SocketAddr>,
+    /// SIP OAuth (TLS, bearer) socket, overriding the node's configured `sip_oauth` port.
+    #[arg(long)]
+    pub sip_oauth: Option<SocketAddr>,
+    /// SIP MRA OAuth (mutual TLS) socket, overriding the node's `sip_mra_oauth` port.
+    #[arg(long)]
+    pub sip_mra_oauth: Option<SocketAddr>,
     /// Use PostgreSQL at this URL instead of the embedded SQLite.
     #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
@@ -65,6 +71,8 @@ pub async fn run(
         (args.sip_udp, &mut config.listen.sip_udp),
         (args.sip_tcp, &mut config.listen.sip_tcp),
         (args.sip_tls, &mut config.listen.sip_tls),
+        (args.sip_oauth, &mut config.listen.sip_oauth),
+        (args.sip_mra_oauth, &mut config.listen.sip_mra_oauth),
     ] {
         if flag.is_some() {
             *slot = flag;

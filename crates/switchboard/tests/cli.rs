@@ -24,6 +24,16 @@ fn serve() -> Served {
             "ucm1",
             "--https",
             "127.0.0.1:0",
+            "--sip-udp",
+            "127.0.0.1:0",
+            "--sip-tcp",
+            "127.0.0.1:0",
+            "--sip-tls",
+            "127.0.0.1:0",
+            "--sip-oauth",
+            "127.0.0.1:0",
+            "--sip-mra-oauth",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(dir.path().join("data"))

@@ -205,6 +205,13 @@ pub enum TraceEvent {
         error: String,
         answered: bool,
     },
+    /// An edge proxy's certificate on the MRA port names no listed edge proxy:
+    /// `SIP MRA peer refused from 127.0.0.1:40000: certificate names [a,b] not in the edge-proxy list [c]`.
+    SipEdgeProxyRefused {
+        source: String,
+        presented: String,
+        listed: String,
+    },
 
     // ---- anything else -------------------------------------------------------
     /// Free-form text (sanitised like every other text). Prefer a typed variant.

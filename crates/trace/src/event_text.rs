@@ -67,7 +67,9 @@ impl TraceEvent {
             | CtiUserSettings { .. }
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. } => Level::Debug,
-            SipRegistrationRefused { .. } | SipBadMessage { .. } => Level::Error,
+            SipRegistrationRefused { .. } | SipBadMessage { .. } | SipEdgeProxyRefused { .. } => {
+                Level::Error
+            }
             SipRegistrationAccepted { .. }
             | SipRegistrationRemoved { .. }
             | SipRegistrationExpired { .. } => Level::Info,
@@ -252,6 +254,10 @@ impl fmt::Display for TraceEvent {
                 f,
                 "SIP bad message from {transport} {source}: {error} ({})",
                 if *answered { "400 sent" } else { "dropped" }
+            ),
+            SipEdgeProxyRefused { source, presented, listed } => write!(
+                f,
+                "SIP MRA peer refused from {source}: certificate names [{presented}] not in the edge-proxy list [{listed}]"
             ),
             Text { text } => f.write_str(text),
         }
