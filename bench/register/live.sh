@@ -38,7 +38,13 @@ SB=(taskset -c 1 "$BIN" --data-dir "$DATA/sb")
 "${SB[@]}" profile set "Bench digest" --transport tcp-udp >/dev/null
 sleep 2
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
+# The node prints "memory: heap in use N bytes, M live SIP bindings" on SIGUSR1.
+heap() {
+  kill -USR1 "$PID"; sleep 1
+  grep '^memory: heap in use' "$RUN/server.log" | tail -1 | awk '{print $5}'
+}
 RSS0=$(rss_kb)
+HEAP0=$(heap)
 
 # SIPp pass: $1 = name, $2 = count, $3 = rate. Prints "ok failed retrans".
 pass() {
@@ -66,8 +72,10 @@ s.sendto(b'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:25999;bra
 "; }
 sleep 35; poke 1; sleep 35; poke 2; sleep 2
 RSS1=$(rss_kb)
+HEAP1=$(heap)
 LIVE=$("${SB[@]}" registrations --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
 PER=$(( (RSS1 - RSS0) * 1024 / (LIVE > 0 ? LIVE : 1) ))
-printf 'live\tN=%s\tregistered ok=%s failed=%s retrans=%s\tstorm %s at %s/s: ok=%s failed=%s retrans=%s\tlive bindings=%s\tRSS0=%s kB RSS1=%s kB\tbytes per binding=%s\t%s\n' \
-  "$N" "$OK1" "$FAIL1" "$RT1" "$STORM" "$STORM_RATE" "$OK2" "$FAIL2" "$RT2" "$LIVE" "$RSS0" "$RSS1" "$PER" "$RUN" \
+HEAP_PER=$(( (HEAP1 - HEAP0) / (LIVE > 0 ? LIVE : 1) ))
+printf 'live\tN=%s\tregistered ok=%s failed=%s retrans=%s\tstorm %s at %s/s: ok=%s failed=%s retrans=%s\tlive bindings=%s\theap per binding=%s B\tRSS per binding=%s B (RSS0=%s kB RSS1=%s kB)\t%s\n' \
+  "$N" "$OK1" "$FAIL1" "$RT1" "$STORM" "$STORM_RATE" "$OK2" "$FAIL2" "$RT2" "$LIVE" "$HEAP_PER" "$PER" "$RSS0" "$RSS1" "$RUN" \
   | tee -a "$OUT/summary.tsv"

@@ -54,7 +54,29 @@ pub struct Registration {
 /// The hub: registration state per device and the event stream.
 pub struct CallControl {
     events: broadcast::Sender<RegistrationEvent>,
-    registrations: RwLock<HashMap<String, Vec<Registration>>>,
+    /// Live contacts by device (the device name is the key only: this is held per binding).
+    registrations: RwLock<HashMap<String, Vec<LiveContact>>>,
+}
+
+/// One live contact of a device, as kept in memory.
+#[derive(Debug, Clone)]
+struct LiveContact {
+    contact: String,
+    transport: &'static str,
+    source: SocketAddr,
+    expires_at: u64,
+}
+
+/// Transports by name, so each live contact holds a `&'static str` rather than a `String`.
+fn transport_name(name: &str) -> &'static str {
+    match name {
+        "udp" => "udp",
+        "tcp" => "tcp",
+        "tls" => "tls",
+        "ws" => "ws",
+        "wss" => "wss",
+        _ => "other",
+    }
 }
 
 impl Default for CallControl {
@@ -76,19 +98,24 @@ impl CallControl {
     /// Records and announces a registration change.
     pub fn publish(&self, event: RegistrationEvent) {
         if let Ok(mut map) = self.registrations.write() {
-            let list = map.entry(event.device.clone()).or_default();
+            if !map.contains_key(&event.device) {
+                map.insert(event.device.clone(), Vec::new());
+            }
+            let Some(list) = map.get_mut(&event.device) else {
+                return;
+            };
             list.retain(|r| r.contact != event.contact);
             if matches!(
                 event.change,
                 RegistrationChange::Registered | RegistrationChange::Refreshed
             ) {
-                list.push(Registration {
-                    device: event.device.clone(),
+                list.push(LiveContact {
                     contact: event.contact.clone(),
-                    transport: event.transport.clone(),
+                    transport: transport_name(&event.transport),
                     source: event.source,
                     expires_at: event.expires_at,
                 });
+                list.shrink_to_fit();
             }
             if list.is_empty() || !event.in_service {
                 map.remove(&event.device);
@@ -115,7 +142,19 @@ impl CallControl {
         let mut all: Vec<Registration> = self
             .registrations
             .read()
-            .map(|m| m.values().flatten().cloned().collect())
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(device, list)| {
+                        list.iter().map(move |c| Registration {
+                            device: device.clone(),
+                            contact: c.contact.clone(),
+                            transport: c.transport.to_string(),
+                            source: c.source,
+                            expires_at: c.expires_at,
+                        })
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         all.sort_by(|a, b| (&a.device, &a.contact).cmp(&(&b.device, &b.contact)));
         all

@@ -8,10 +8,42 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: the SIP hot path allocates small, short-lived buffers
-/// per message, and glibc's allocator was ~13 % of a registration's CPU (docs/benchmarks.md).
+/// mimalloc instead of glibc's malloc (the SIP hot path allocates small, short-lived buffers
+/// per message, and glibc's allocator was ~13 % of a registration's CPU, docs/benchmarks.md),
+/// counting the bytes in use so `kill -USR1` can report them (operations guide).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+static HEAP_IN_USE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Bytes allocated and not yet freed, as the program asked for them (allocator overhead and
+/// freed-but-kept pages are not counted: that is the difference to the resident size).
+pub fn heap_in_use() -> usize {
+    HEAP_IN_USE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+struct CountingAllocator;
+
+// SAFETY: every call is forwarded unchanged to mimalloc; only a counter is updated besides.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        mimalloc::MiMalloc.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        mimalloc::MiMalloc.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        mimalloc::MiMalloc.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
+        HEAP_IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+    }
+}
 
 /// Switchboard: an open-source call-control server (SIP registrar, CTI Manager, OAuth).
 #[derive(Parser, Debug)]

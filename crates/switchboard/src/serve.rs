@@ -121,8 +121,27 @@ pub async fn run(
     } else if node.report.demo_already_present {
         println!("Demo lab already present; its credentials are in {dir}/demo-credentials.txt");
     }
-    println!("Press Ctrl-C to stop.");
+    println!("Press Ctrl-C to stop (kill -USR1 prints memory use).");
+    #[cfg(unix)]
+    let reporter = {
+        let registrar = node.sip.registrar.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+                return;
+            };
+            while usr1.recv().await.is_some() {
+                println!(
+                    "memory: heap in use {} bytes, {} live SIP bindings",
+                    crate::heap_in_use(),
+                    registrar.binding_count()
+                );
+            }
+        })
+    };
     wait_for_signal().await;
+    #[cfg(unix)]
+    reporter.abort();
     println!("Stopping...");
     node.shutdown().await
 }
