@@ -58,6 +58,9 @@ pub struct ListenSection {
     pub sip_tcp: Option<SocketAddr>,
     /// Overrides the SIP TLS socket (the node's `sip_secure` port, 5061, otherwise).
     pub sip_tls: Option<SocketAddr>,
+    /// Overrides the config file service's HTTP socket (the node's `config_http` port, 6970,
+    /// otherwise).
+    pub config_http: Option<SocketAddr>,
 }
 
 impl Default for ListenSection {
@@ -69,6 +72,7 @@ impl Default for ListenSection {
             sip_udp: None,
             sip_tcp: None,
             sip_tls: None,
+            config_http: None,
         }
     }
 }

@@ -31,6 +31,7 @@ fn ephemeral(config: &mut NodeConfig) {
     config.listen.sip_udp = Some(any);
     config.listen.sip_tcp = Some(any);
     config.listen.sip_tls = Some(any);
+    config.listen.config_http = Some(any);
 }
 
 async fn boot_in(dir: &Path, backend: &str, pg_url: Option<String>, demo: bool) -> RunningNode {
@@ -997,7 +998,7 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn https_moves_to_a_new_port_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (first, second) = (free_port(), free_port());
+    let (first, second, config_files) = (free_port(), free_port(), free_port());
     // The node's row exists already, with its HTTPS port on a free port.
     let store_config = switchboard_store::StoreConfig::Sqlite {
         path: dir.path().join("switchboard.db"),
@@ -1012,6 +1013,7 @@ async fn https_moves_to_a_new_port_without_restart() {
     .unwrap();
     let ports = switchboard_store::model::NodePorts {
         https: first as u32,
+        config_http: config_files as u32,
         ..Default::default()
     };
     let node = switchboard_store::model::Node {

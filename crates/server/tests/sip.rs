@@ -32,6 +32,7 @@ async fn boot() -> Node {
     config.listen.sip_udp = Some(any);
     config.listen.sip_tcp = Some(any);
     config.listen.sip_tls = Some(any);
+    config.listen.config_http = Some(any);
     let node = switchboard_server::start(
         config,
         StartOptions {

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// SIP TLS socket, overriding the node's configured `sip_secure` port.
     #[arg(long)]
     pub sip_tls: Option<SocketAddr>,
+    /// Config file service (HTTP) socket, overriding the node's configured `config_http` port
+    /// (6970).
+    #[arg(long)]
+    pub config_http: Option<SocketAddr>,
     /// Use PostgreSQL at this URL instead of the embedded SQLite.
     #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
@@ -65,6 +69,7 @@ pub async fn run(
         (args.sip_udp, &mut config.listen.sip_udp),
         (args.sip_tcp, &mut config.listen.sip_tcp),
         (args.sip_tls, &mut config.listen.sip_tls),
+        (args.config_http, &mut config.listen.config_http),
     ] {
         if flag.is_some() {
             *slot = flag;
@@ -97,6 +102,10 @@ pub async fn run(
     println!(
         "HTTPS API: {}  (certificate {dir}/certs/tomcat.pem)",
         node.api_url()
+    );
+    println!(
+        "Config files: {}/<DeviceName>.cnf.xml",
+        node.config_http_url()
     );
     if let Some(password) = &node.report.admin_password {
         println!(

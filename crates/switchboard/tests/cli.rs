@@ -24,6 +24,8 @@ fn serve() -> Served {
             "ucm1",
             "--https",
             "127.0.0.1:0",
+            "--config-http",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(dir.path().join("data"))

@@ -67,10 +67,13 @@ impl TraceEvent {
             | CtiUserSettings { .. }
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. } => Level::Debug,
-            SipRegistrationRefused { .. } | SipBadMessage { .. } => Level::Error,
+            SipRegistrationRefused { .. } | SipBadMessage { .. } | ConfigFileRefused { .. } => {
+                Level::Error
+            }
             SipRegistrationAccepted { .. }
             | SipRegistrationRemoved { .. }
-            | SipRegistrationExpired { .. } => Level::Info,
+            | SipRegistrationExpired { .. }
+            | ConfigFileServed { .. } => Level::Info,
             NodeStarting { .. }
             | NodeStopping { .. }
             | ListenerBound { .. }
@@ -252,6 +255,13 @@ impl fmt::Display for TraceEvent {
                 f,
                 "SIP bad message from {transport} {source}: {error} ({})",
                 if *answered { "400 sent" } else { "dropped" }
+            ),
+            ConfigFileServed { device, peer, bytes } => {
+                write!(f, "Config file {device}.cnf.xml sent to {peer} ({bytes} bytes)")
+            }
+            ConfigFileRefused { peer, path, status, reason } => write!(
+                f,
+                "Config file request from {peer} refused: {status} for {path} ({reason})"
             ),
             Text { text } => f.write_str(text),
         }
