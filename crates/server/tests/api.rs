@@ -1032,6 +1032,11 @@ async fn https_moves_to_a_new_port_without_restart() {
         ..Default::default()
     };
     config.listen.address = "127.0.0.1".parse().unwrap();
+    // Only HTTPS follows the database here; the other services need no fixed port.
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    config.listen.sip_udp = Some(any);
+    config.listen.sip_tcp = Some(any);
+    config.listen.sip_tls = Some(any);
     let node = switchboard_server::start(config, StartOptions::default())
         .await
         .unwrap();
