@@ -62,6 +62,23 @@ pub struct ListenSection {
     pub sip_oauth: Option<SocketAddr>,
     /// Overrides the SIP MRA OAuth socket (the node's `sip_mra_oauth` port, 5091, otherwise).
     pub sip_mra_oauth: Option<SocketAddr>,
+    /// Overrides the config file service's HTTP socket (the node's `config_http` port, 6970,
+    /// otherwise).
+    pub config_http: Option<SocketAddr>,
+}
+
+impl ListenSection {
+    /// Every socket on `ip` with an ephemeral port (tests, and nodes sharing a machine).
+    pub fn ephemeral(&mut self, ip: IpAddr) {
+        let any = Some(SocketAddr::new(ip, 0));
+        self.https = any;
+        self.sip_udp = any;
+        self.sip_tcp = any;
+        self.sip_tls = any;
+        self.sip_oauth = any;
+        self.sip_mra_oauth = any;
+        self.config_http = any;
+    }
 }
 
 impl Default for ListenSection {
@@ -75,6 +92,7 @@ impl Default for ListenSection {
             sip_tls: None,
             sip_oauth: None,
             sip_mra_oauth: None,
+            config_http: None,
         }
     }
 }

@@ -15,13 +15,18 @@ use tokio::task::JoinHandle;
 
 /// The URL a client on this machine reaches `addr` at.
 pub fn local_url(addr: SocketAddr) -> String {
+    format!("https://{}", local_authority(addr))
+}
+
+/// `host:port` for a client on this machine: a wildcard address becomes the loopback one.
+pub fn local_authority(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_string(),
         IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
         IpAddr::V4(v4) => v4.to_string(),
     };
-    format!("https://{ip}:{}", addr.port())
+    format!("{ip}:{}", addr.port())
 }
 
 /// Where the HTTPS service listens.
@@ -71,7 +76,7 @@ impl Served {
 }
 
 /// Resolves once `flag` is set (or its sender is gone).
-async fn stopped(flag: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|s| *s).await;
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod config;
+mod config_http;
 mod https;
 
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ pub struct RunningNode {
     pub report: BootstrapReport,
     shutdown: watch::Sender<bool>,
     https: https::HttpsService,
+    config_http: config_http::ConfigHttpService,
     pub sip: switchboard_sip::SipService,
     follower: tokio::task::JoinHandle<()>,
 }
@@ -213,11 +215,22 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         sip_followed,
     ));
 
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let config_http_socket = match config.listen.config_http {
+        Some(addr) => config_http::ConfigHttpSocket::Fixed(addr),
+        None => config_http::ConfigHttpSocket::Configured(config.listen.address),
+    };
+    let config_http = config_http::ConfigHttpService::start(
+        state.clone(),
+        config_http_socket,
+        node.ports.config_http,
+        switchboard_cnf::Limits::default(),
+        shutdown.subscribe(),
+    )?;
     let socket = match config.listen.https {
         Some(addr) => https::HttpsSocket::Fixed(addr),
         None => https::HttpsSocket::Configured(config.listen.address),
     };
-    let (shutdown, shutdown_rx) = watch::channel(false);
     let https = https::HttpsService::start(
         state.clone(),
         socket,
@@ -231,6 +244,7 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         report,
         shutdown,
         https,
+        config_http,
         sip,
         follower,
     })
@@ -342,16 +356,31 @@ async fn follow_changes(
 impl RunningNode {
     /// Where the HTTPS API listens now.
     pub fn https_addr(&self) -> SocketAddr {
+        self.listener_addr("https")
+    }
+
+    /// Where the config file service (`GET /<DeviceName>.cnf.xml`) listens now.
+    pub fn config_http_addr(&self) -> SocketAddr {
+        self.listener_addr(config_http::LISTENER_NAME)
+    }
+
+    /// The TCP socket `service` listens on (127.0.0.1:0 when it does not).
+    fn listener_addr(&self, service: &str) -> SocketAddr {
         self.state
             .listeners
             .read()
             .ok()
             .and_then(|l| {
                 l.iter()
-                    .find(|x| x.service == "https")
+                    .find(|x| x.service == service && x.transport == "tcp")
                     .and_then(|x| x.address.parse().ok())
             })
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The base URL of the config file service from this machine (`http://127.0.0.1:6970`).
+    pub fn config_http_url(&self) -> String {
+        format!("http://{}", https::local_authority(self.config_http_addr()))
     }
 
     /// The URL of the HTTPS API, as the CLI reaches it.
@@ -364,6 +393,7 @@ impl RunningNode {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         let served = self.https.task.await;
+        let config_files = self.config_http.task.await;
         self.follower.abort();
         self.sip.shutdown().await;
         self.state.tracer.emit_default(
@@ -376,6 +406,7 @@ impl RunningNode {
         self.state.store.close().await;
         let _ = std::fs::remove_file(self.data_dir.join("node.url"));
         served??;
+        config_files??;
         Ok(())
     }
 }

@@ -26,13 +26,7 @@ fn client_trusting(cert_pem: &str) -> reqwest::Client {
 
 /// Every service of the node on an ephemeral loopback port.
 fn ephemeral(config: &mut NodeConfig) {
-    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
-    config.listen.https = Some(any);
-    config.listen.sip_udp = Some(any);
-    config.listen.sip_tcp = Some(any);
-    config.listen.sip_tls = Some(any);
-    config.listen.sip_oauth = Some(any);
-    config.listen.sip_mra_oauth = Some(any);
+    config.listen.ephemeral("127.0.0.1".parse().unwrap());
 }
 
 async fn boot_in(dir: &Path, backend: &str, pg_url: Option<String>, demo: bool) -> RunningNode {
@@ -999,7 +993,7 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn https_moves_to_a_new_port_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (first, second) = (free_port(), free_port());
+    let (first, second, config_files) = (free_port(), free_port(), free_port());
     // The node's row exists already, with its HTTPS port on a free port.
     let store_config = switchboard_store::StoreConfig::Sqlite {
         path: dir.path().join("switchboard.db"),
@@ -1014,6 +1008,7 @@ async fn https_moves_to_a_new_port_without_restart() {
     .unwrap();
     let ports = switchboard_store::model::NodePorts {
         https: first as u32,
+        config_http: config_files as u32,
         ..Default::default()
     };
     let node = switchboard_store::model::Node {
@@ -1032,6 +1027,9 @@ async fn https_moves_to_a_new_port_without_restart() {
         ..Default::default()
     };
     config.listen.address = "127.0.0.1".parse().unwrap();
+    // Only HTTPS follows the database here; the other services need no fixed port.
+    config.listen.ephemeral("127.0.0.1".parse().unwrap());
+    config.listen.https = None;
     let node = switchboard_server::start(config, StartOptions::default())
         .await
         .unwrap();

@@ -32,13 +32,7 @@ async fn boot_with(adjust: impl FnOnce(&mut NodeConfig)) -> Node {
         node_name: Some("ucm1".into()),
         ..Default::default()
     };
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    config.listen.https = Some(any);
-    config.listen.sip_udp = Some(any);
-    config.listen.sip_tcp = Some(any);
-    config.listen.sip_tls = Some(any);
-    config.listen.sip_oauth = Some(any);
-    config.listen.sip_mra_oauth = Some(any);
+    config.listen.ephemeral("127.0.0.1".parse().unwrap());
     adjust(&mut config);
     let node = switchboard_server::start(
         config,

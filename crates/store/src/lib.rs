@@ -8,6 +8,7 @@
 //! transaction.
 
 mod admin;
+mod cnf;
 mod config;
 mod devices;
 mod error;

@@ -86,6 +86,12 @@ pub const PARAMS: &[ParamDef] = &[
         description: "How long a locked-out local user stays locked (minutes)",
     },
     ParamDef {
+        name: "TLSResumptionTimeoutSeconds",
+        default: "3600",
+        kind: ParamKind::Range(0, 3600),
+        description: "How long a phone may resume a TLS session (seconds; the config file's TLSResumptionTimer)",
+    },
+    ParamDef {
         name: "CtiMaxConnections",
         default: "800",
         kind: ParamKind::Range(1, 100000),

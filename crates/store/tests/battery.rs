@@ -46,6 +46,7 @@ battery!(
     expressway_and_ldap,
     audit_and_secrets,
     admins_and_trust,
+    config_file_reads,
 );
 
 fn field_of(e: StoreError) -> String {
@@ -667,4 +668,86 @@ async fn admins_and_trust(backend: &str) {
         store.trace_levels("ucm1").await.unwrap(),
         vec![("cti".to_string(), "detailed".to_string())]
     );
+}
+
+/// What the config file service reads besides the usual getters: which devices share a line,
+/// and the change times of every row a device's file is built from.
+async fn config_file_reads(backend: &str) {
+    let (store, _dir) = open(backend).await;
+    store
+        .put_profile("admin", &digest_profile(), false)
+        .await
+        .unwrap();
+    store
+        .put_profile("admin", &oauth_profile(), false)
+        .await
+        .unwrap();
+    let line = Line {
+        dn: "1001".into(),
+        description: String::new(),
+        alerting_name: "Walter".into(),
+    };
+    store.create_line("admin", &line).await.unwrap();
+    let node = Node {
+        name: "ucm1".into(),
+        address: "10.10.10.1".into(),
+        description: String::new(),
+        priority: 1,
+        ports: NodePorts::default(),
+    };
+    store.put_node("admin", &node, false).await.unwrap();
+    let appearance = vec![LineAppearance {
+        index: 1,
+        dn: "1001".into(),
+    }];
+    for (name, class, profile) in [
+        (
+            "SEP001794625DE5",
+            DeviceClass::Deskphone,
+            "Deskphone digest",
+        ),
+        ("CSFwwhite", DeviceClass::Softphone, "CSF OAuth"),
+    ] {
+        let device = DeviceNew {
+            name: name.into(),
+            description: String::new(),
+            product: "Cisco 8841".into(),
+            device_class: class,
+            owner: None,
+            security_profile: profile.into(),
+            digest_user: None,
+            digest_password: None,
+            lines: appearance.clone(),
+        };
+        store.create_device("admin", &device).await.unwrap();
+    }
+    assert_eq!(
+        store.devices_with_line("1001").await.unwrap(),
+        vec!["CSFwwhite".to_string(), "SEP001794625DE5".to_string()]
+    );
+    assert!(store.devices_with_line("9999").await.unwrap().is_empty());
+
+    let param = ["ClusterSIPOAuthMode"];
+    // Device, profile, line, node; the parameter has no row until it is set.
+    let stamps = store
+        .device_config_changes("CSFwwhite", &param)
+        .await
+        .unwrap();
+    assert_eq!(stamps.len(), 4, "{stamps:?}");
+    let device = store.get_device("CSFwwhite").await.unwrap();
+    assert!(stamps.contains(&device.updated_at));
+    store
+        .set_param("admin", "ClusterSIPOAuthMode", "1")
+        .await
+        .unwrap();
+    let stamps = store
+        .device_config_changes("CSFwwhite", &param)
+        .await
+        .unwrap();
+    assert_eq!(stamps.len(), 5, "{stamps:?}");
+    assert!(store
+        .device_config_changes("SEPFFFFFFFFFFFF", &param)
+        .await
+        .unwrap()
+        .is_empty());
 }

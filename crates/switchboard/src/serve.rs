@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// SIP MRA OAuth (mutual TLS) socket, overriding the node's `sip_mra_oauth` port.
     #[arg(long)]
     pub sip_mra_oauth: Option<SocketAddr>,
+    /// Config file service (HTTP) socket, overriding the node's configured `config_http` port
+    /// (6970).
+    #[arg(long)]
+    pub config_http: Option<SocketAddr>,
     /// Use PostgreSQL at this URL instead of the embedded SQLite.
     #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
@@ -73,6 +77,7 @@ pub async fn run(
         (args.sip_tls, &mut config.listen.sip_tls),
         (args.sip_oauth, &mut config.listen.sip_oauth),
         (args.sip_mra_oauth, &mut config.listen.sip_mra_oauth),
+        (args.config_http, &mut config.listen.config_http),
     ] {
         if flag.is_some() {
             *slot = flag;
@@ -105,6 +110,10 @@ pub async fn run(
     println!(
         "HTTPS API: {}  (certificate {dir}/certs/tomcat.pem)",
         node.api_url()
+    );
+    println!(
+        "Config files: {}/<DeviceName>.cnf.xml",
+        node.config_http_url()
     );
     if let Some(password) = &node.report.admin_password {
         println!(

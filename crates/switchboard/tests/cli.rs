@@ -24,6 +24,8 @@ fn serve() -> Served {
             "ucm1",
             "--https",
             "127.0.0.1:0",
+            "--config-http",
+            "127.0.0.1:0",
             "--sip-udp",
             "127.0.0.1:0",
             "--sip-tcp",
@@ -138,6 +140,7 @@ fn the_readme_tour_works_against_a_running_node() {
     let port = url.trim().rsplit(':').next().unwrap().to_string();
     let out = node.ok(&["ports"]);
     assert!(out.contains(&format!("127.0.0.1:{port} (LISTEN)")), "{out}");
+    assert!(out.contains("(LISTEN) config-http"), "{out}");
     assert!(
         out.contains("5090") && out.contains("5091"),
         "configured ports listed: {out}"

@@ -213,6 +213,23 @@ pub enum TraceEvent {
         listed: String,
     },
 
+    // ---- config file service (HTTP 6970) ----------------------------------------
+    /// A device configuration file was sent: `Config file SEP001794625DE5.cnf.xml sent to
+    /// 127.0.0.1:40000 (2871 bytes)`.
+    ConfigFileServed {
+        device: String,
+        peer: String,
+        bytes: usize,
+    },
+    /// A config file request was refused: `Config file request from 127.0.0.1:40000 refused:
+    /// 404 for /SEPFFFFFFFFFFFF.cnf.xml (device not provisioned)`; `path` is cut to 80 characters.
+    ConfigFileRefused {
+        peer: String,
+        path: String,
+        status: u16,
+        reason: String,
+    },
+
     // ---- anything else -------------------------------------------------------
     /// Free-form text (sanitised like every other text). Prefer a typed variant.
     Text { text: String },

@@ -67,12 +67,14 @@ impl TraceEvent {
             | CtiUserSettings { .. }
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. } => Level::Debug,
-            SipRegistrationRefused { .. } | SipBadMessage { .. } | SipEdgeProxyRefused { .. } => {
-                Level::Error
-            }
+            SipRegistrationRefused { .. }
+            | SipBadMessage { .. }
+            | SipEdgeProxyRefused { .. }
+            | ConfigFileRefused { .. } => Level::Error,
             SipRegistrationAccepted { .. }
             | SipRegistrationRemoved { .. }
-            | SipRegistrationExpired { .. } => Level::Info,
+            | SipRegistrationExpired { .. }
+            | ConfigFileServed { .. } => Level::Info,
             NodeStarting { .. }
             | NodeStopping { .. }
             | ListenerBound { .. }
@@ -258,6 +260,13 @@ impl fmt::Display for TraceEvent {
             SipEdgeProxyRefused { source, presented, listed } => write!(
                 f,
                 "SIP MRA peer refused from {source}: certificate names [{presented}] not in the edge-proxy list [{listed}]"
+            ),
+            ConfigFileServed { device, peer, bytes } => {
+                write!(f, "Config file {device}.cnf.xml sent to {peer} ({bytes} bytes)")
+            }
+            ConfigFileRefused { peer, path, status, reason } => write!(
+                f,
+                "Config file request from {peer} refused: {status} for {path} ({reason})"
             ),
             Text { text } => f.write_str(text),
         }

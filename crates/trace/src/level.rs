@@ -20,7 +20,7 @@ pub enum Service {
     Api,
     /// The OAuth token service.
     Oauth,
-    /// Configuration store changes.
+    /// The config file service (`<DeviceName>.cnf.xml` over HTTP, CUCM's TFTP service).
     Config,
     /// Node lifecycle: start, stop, listeners, certificates.
     Node,

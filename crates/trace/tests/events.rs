@@ -148,3 +148,28 @@ fn redacted_prints_only_the_length() {
     assert!(!shown.contains(secret));
     assert_eq!(Redacted("pässwörd").len(), 8);
 }
+
+#[test]
+fn config_file_service_texts() {
+    let served = TraceEvent::ConfigFileServed {
+        device: s("SEP001794625DE5"),
+        peer: s("127.0.0.1:40000"),
+        bytes: 2871,
+    };
+    assert_eq!(
+        served.text(),
+        "Config file SEP001794625DE5.cnf.xml sent to 127.0.0.1:40000 (2871 bytes)"
+    );
+    assert_eq!(served.level(), Level::Info);
+    let refused = TraceEvent::ConfigFileRefused {
+        peer: s("127.0.0.1:40000"),
+        path: s("/../../etc/passwd\n00000001.000 |fake"),
+        status: 400,
+        reason: s("not a config file name"),
+    };
+    assert_eq!(refused.level(), Level::Error);
+    assert_eq!(
+        refused.text(),
+        "Config file request from 127.0.0.1:40000 refused: 400 for /../../etc/passwd\\n00000001.000 |fake (not a config file name)"
+    );
+}
