@@ -75,7 +75,13 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let serving = matches!(cli.command, Command::Serve(_));
-    let default_filter = if serving { "info" } else { "warn" };
+    // rustls warns about every client that sends an IP address as SNI (stunnel, some phones):
+    // per-handshake noise, not an operator's concern.
+    let default_filter = if serving {
+        "info,rustls=error"
+    } else {
+        "warn,rustls=error"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
