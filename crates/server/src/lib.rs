@@ -56,6 +56,7 @@ pub struct RunningNode {
     https: https::HttpsService,
     pub sip: switchboard_sip::SipService,
     follower: tokio::task::JoinHandle<()>,
+    oauth_refresher: tokio::task::JoinHandle<()>,
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -148,6 +149,13 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         .map(|t| t.pem)
         .collect();
 
+    let authenticator = switchboard_authn::Authenticator::new(store.clone(), tracer.clone());
+    let oauth =
+        switchboard_oauth::OAuthService::open(store.clone(), tracer.clone(), authenticator.clone())
+            .await
+            .context("cannot start the OAuth authorization server")?;
+    let oauth_refresher = oauth.spawn_refresher(OAUTH_REFRESH);
+
     let state = Arc::new(ApiState {
         store,
         tracer,
@@ -159,6 +167,8 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         listeners: Arc::new(RwLock::new(Vec::new())),
         changes: tokio::sync::broadcast::channel(64).0,
         callctl: Arc::new(switchboard_callctl::CallControl::new()),
+        oauth,
+        authenticator,
     });
 
     let sip_socket = |over: Option<SocketAddr>, port: u32| {
@@ -207,8 +217,13 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         https,
         sip,
         follower,
+        oauth_refresher,
     })
 }
+
+/// How often the OAuth state (keys, issuers, revocations) is read again, so that changes made
+/// on other nodes of a cluster take effect here.
+const OAUTH_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Applies configuration changes to the running services.
 async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Registrar>) {
@@ -233,6 +248,24 @@ async fn follow_changes(state: Arc<ApiState>, registrar: Arc<switchboard_sip::Re
         }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;
+        }
+        // Keys, issuers, revocations, users and the OAuth parameters (issuer, audience,
+        // expiry) live in the OAuth service's memory.
+        if matches!(
+            kind,
+            None | Some(
+                "oauthkey"
+                    | "oauthrefreshtoken"
+                    | "oauthissuer"
+                    | "enduser"
+                    | "user"
+                    | "processconfig"
+                    | "callmanager"
+            )
+        ) {
+            if let Err(e) = state.oauth.reload().await {
+                tracing::warn!(error = %e, "could not reload the OAuth state");
+            }
         }
     }
 }
@@ -263,6 +296,7 @@ impl RunningNode {
         let _ = self.shutdown.send(true);
         let served = self.https.task.await;
         self.follower.abort();
+        self.oauth_refresher.abort();
         self.sip.shutdown().await;
         self.state.tracer.emit_default(
             Service::Node,

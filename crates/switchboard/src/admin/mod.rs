@@ -12,6 +12,7 @@ mod expressway;
 mod ldap;
 mod line;
 mod node;
+mod oauth;
 mod output;
 mod param;
 mod ports;
@@ -100,6 +101,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: cert::CertCommand,
     },
+    /// The OAuth authorization server: signing keys, revocation, external issuers, clients,
+    /// and logging a user in (`oauth token`).
+    Oauth {
+        #[command(subcommand)]
+        command: oauth::OAuthCommand,
+    },
     /// Cluster-wide SIP OAuth mode (the seed's `utils sipOAuth-mode`).
     SipOauthMode {
         #[command(subcommand)]
@@ -151,6 +158,7 @@ async fn dispatch(connect: &ConnectArgs, command: AdminCommand) -> Result<(), Cl
         AdminCommand::Ldap { command } => ldap::run(&client, command).await,
         AdminCommand::Expressway { command } => expressway::run(&client, command).await,
         AdminCommand::Cert { command } => cert::run(&client, command).await,
+        AdminCommand::Oauth { command } => oauth::run(&client, command).await,
         AdminCommand::SipOauthMode { command } => sip_oauth::run(&client, command).await,
         AdminCommand::Sql { query } => sql::run(&client, query).await,
         AdminCommand::Ports => ports::run(&client).await,
