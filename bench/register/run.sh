@@ -19,6 +19,9 @@ OUT=${OUT:-/tmp/switchboard-bench-results}
 MAXWALL=${MAXWALL:-120}
 BIN="$ROOT/target/release/switchboard"
 [ -f "$DATA/devices.csv" ] || { echo "run $HERE/prepare.sh first" >&2; exit 2; }
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
+  echo "warning: kernel.sched_autogroup_enabled=1: other sessions' load shares the pinned cores (see README)" >&2
+fi
 
 TP=UDP; CTP=udp; T=u1; DEST=127.0.0.1:5060; STUNNEL=0
 if [ "$CASE" = tls-digest ]; then

@@ -1,5 +1,6 @@
 //! The HTTPS service (8443): the provisioning API (JSON, described by the OpenAPI document at
-//! `/api/openapi.json`), authenticated by admin tokens or admin credentials.
+//! `/api/openapi.json`), authenticated by admin tokens or admin credentials, and the OAuth
+//! authorization server's endpoints (`/oauth/…`, [`oauth`]).
 //!
 //! Only this crate knows HTTP and JSON shapes. It serves over rustls with the node's tomcat
 //! certificate and reloads it live: [`ApiState::identity`] and [`ApiState::trust`] are watch
@@ -9,6 +10,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 mod openapi;
 
 use std::net::SocketAddr;
@@ -55,6 +57,10 @@ pub struct ApiState {
     pub changes: tokio::sync::broadcast::Sender<ConfigChange>,
     /// Call control: live registrations and device state.
     pub callctl: Arc<switchboard_callctl::CallControl>,
+    /// The OAuth authorization server (token issuance and verification).
+    pub oauth: Arc<switchboard_oauth::OAuthService>,
+    /// End-user authentication (local users, the credential policy).
+    pub authenticator: switchboard_authn::Authenticator,
 }
 
 /// A configuration object changed (the store's table name and key).
@@ -137,6 +143,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::get(|| async { axum::Json(openapi()) }),
         );
     open.merge(api)
+        .merge(oauth::router(state.clone()))
         .fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

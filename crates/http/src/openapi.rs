@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{certs, cluster, devices, ops, users};
+use crate::oauth::admin as oauth;
 use crate::ApiState;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 #[openapi(
     info(
         title = "Switchboard provisioning API",
-        description = "Users, devices, lines, security profiles, nodes and ports, parameters, LDAP, edge-proxy entries and certificates of a Switchboard cluster. Authenticate with `Authorization: Bearer <admin token>` or HTTP Basic admin credentials. Errors are `{\"error\", \"message\", \"field\"?}`."
+        description = "Users, devices, lines, security profiles, nodes and ports, parameters, LDAP, edge-proxy entries, certificates and OAuth keys, issuers and clients of a Switchboard cluster. Authenticate with `Authorization: Bearer <admin token>` or HTTP Basic admin credentials. Errors are `{\"error\", \"message\", \"field\"?}`."
     ),
     modifiers(&Security),
     security(("token" = []), ("basic" = [])),
@@ -82,6 +83,12 @@ pub(crate) fn api_router() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(ops::set_trace_level))
         .routes(routes!(ops::audit))
         .routes(routes!(ops::registrations))
+        .routes(routes!(oauth::keys))
+        .routes(routes!(oauth::rotate))
+        .routes(routes!(oauth::revoke_user))
+        .routes(routes!(oauth::list_issuers, oauth::put_issuer))
+        .routes(routes!(oauth::delete_issuer))
+        .routes(routes!(oauth::clients))
 }
 
 /// The OpenAPI document (health and the document itself included).

@@ -58,6 +58,7 @@ pub struct RunningNode {
     config_http: config_http::ConfigHttpService,
     pub sip: switchboard_sip::SipService,
     follower: tokio::task::JoinHandle<()>,
+    oauth_refresher: tokio::task::JoinHandle<()>,
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -150,6 +151,13 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         .map(|t| t.pem)
         .collect();
 
+    let authenticator = switchboard_authn::Authenticator::new(store.clone(), tracer.clone());
+    let oauth =
+        switchboard_oauth::OAuthService::open(store.clone(), tracer.clone(), authenticator.clone())
+            .await
+            .context("cannot start the OAuth authorization server")?;
+    let oauth_refresher = oauth.spawn_refresher(OAUTH_REFRESH);
+
     let state = Arc::new(ApiState {
         store,
         tracer,
@@ -161,6 +169,8 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         listeners: Arc::new(RwLock::new(Vec::new())),
         changes: tokio::sync::broadcast::channel(64).0,
         callctl: Arc::new(switchboard_callctl::CallControl::new()),
+        oauth,
+        authenticator,
     });
 
     let sip_socket = |over: Option<SocketAddr>, port: u32| {
@@ -186,6 +196,8 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         state.trust.subscribe(),
     )
     .await?;
+    sip.registrar
+        .set_bearer_verifier(Arc::new(OAuthBearer(state.oauth.clone())));
     for (service, transport, addr) in sip.bound() {
         state.set_listener(service, transport, addr);
     }
@@ -247,7 +259,35 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         config_http,
         sip,
         follower,
+        oauth_refresher,
     })
+}
+
+/// The scope a token needs to register a device.
+const SIP_SCOPE: &str = "sip";
+
+/// The node's OAuth service as the SIP registrar's bearer-token verifier (the token must carry
+/// the `sip` scope).
+struct OAuthBearer(Arc<switchboard_oauth::OAuthService>);
+
+impl switchboard_sip::BearerVerifier for OAuthBearer {
+    fn verify(&self, token: &str) -> Result<switchboard_sip::BearerIdentity, String> {
+        let t = self
+            .0
+            .verify_access_token(token)
+            .map_err(|e| e.to_string())?;
+        if !t.scope.split(' ').any(|s| s == SIP_SCOPE) {
+            return Err(format!(
+                "the token's scope '{}' lacks '{SIP_SCOPE}'",
+                t.scope
+            ));
+        }
+        Ok(switchboard_sip::BearerIdentity {
+            user: t.subject,
+            device: t.device,
+            expires_at: t.expires_at,
+        })
+    }
 }
 
 /// Reads the edge-proxy entries (CN/SAN lists) the MRA port admits.
@@ -257,6 +297,10 @@ async fn load_edge_proxies(state: &ApiState, edge: &switchboard_sip::EdgeProxyNa
         Err(e) => tracing::error!(error = %e, "edge-proxy entries not loaded"),
     }
 }
+
+/// How often the OAuth state (keys, issuers, revocations) is read again, so that changes made
+/// on other nodes of a cluster take effect here.
+const OAUTH_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A SIP service that listens on the node's configured port for it.
 struct SipPortRule {
@@ -350,6 +394,24 @@ async fn follow_changes(
         if this_node && !sip_ports.is_empty() {
             follow_sip_ports(&state, &listeners, &sip_ports).await;
         }
+        // Keys, issuers, revocations, users and the OAuth parameters (issuer, audience,
+        // expiry) live in the OAuth service's memory.
+        if matches!(
+            kind,
+            None | Some(
+                "oauthkey"
+                    | "oauthrefreshtoken"
+                    | "oauthissuer"
+                    | "enduser"
+                    | "user"
+                    | "processconfig"
+                    | "callmanager"
+            )
+        ) {
+            if let Err(e) = state.oauth.reload().await {
+                tracing::warn!(error = %e, "could not reload the OAuth state");
+            }
+        }
     }
 }
 
@@ -395,6 +457,7 @@ impl RunningNode {
         let served = self.https.task.await;
         let config_files = self.config_http.task.await;
         self.follower.abort();
+        self.oauth_refresher.abort();
         self.sip.shutdown().await;
         self.state.tracer.emit_default(
             Service::Node,

@@ -1186,3 +1186,436 @@ async fn sip_listeners_follow_the_nodes_ports_live() {
     assert_eq!(listed(&n), std::slice::from_ref(&want));
     assert!(tokio::net::TcpStream::connect(&want).await.is_ok());
 }
+
+// ---- SIP OAuth (004): bearer registration on 5090 and 5091 ---------------------------------
+
+impl Node {
+    /// The TCP socket of a listener by service name (`sip-oauth`, `sip-mra-oauth`, …).
+    fn listener(&self, service: &str) -> SocketAddr {
+        let l = self.node.state.listeners.read().unwrap();
+        l.iter()
+            .find(|x| x.service == service && x.transport == "tcp")
+            .unwrap()
+            .address
+            .parse()
+            .unwrap()
+    }
+    async fn set_oauth_mode(&self, on: bool) {
+        self.api(
+            reqwest::Method::PUT,
+            "/api/sip-oauth-mode",
+            Some(json!({ "enabled": on })),
+        )
+        .await;
+    }
+    /// An access token for `user` bound to `device`, from the password grant over HTTPS.
+    async fn access_token(&self, user: &str, device: &str) -> String {
+        let password = self.demo_password(user);
+        let resp = self
+            .client
+            .post(format!("{}/oauth/token", self.node.api_url()))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", &password),
+                ("client_id", "jabber"),
+                ("device", device),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "token: {}", resp.status());
+        let body: Value = resp.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// One REGISTER for `device` over a fresh TLS connection to `server` (presenting `identity`
+/// when given), with `auth` as extra header lines; returns the response, or the TLS error.
+async fn bearer_register(
+    n: &Node,
+    server: SocketAddr,
+    identity: Option<&switchboard_pki::NodeIdentity>,
+    device: &str,
+    auth: &str,
+) -> Result<String, String> {
+    use tokio_rustls::TlsConnector;
+    let cert = std::fs::read_to_string(n.dir.path().join("certs/tomcat.pem")).unwrap();
+    let config = match identity {
+        Some(id) => switchboard_pki::client_config_with_identity(&[cert], id).unwrap(),
+        None => switchboard_pki::client_config_trusting(&[cert]).unwrap(),
+    };
+    let tcp = tokio::net::TcpStream::connect(server).await.unwrap();
+    let local = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS {local};branch=z9hG4bK-b{}\r\nMax-Forwards: 70\r\nFrom: <sip:{device}@127.0.0.1>;tag=b\r\nTo: <sip:{device}@127.0.0.1>\r\nCall-ID: bearer-{}@test\r\nCSeq: 1 REGISTER\r\nContact: <sip:{device}@{local};transport=tls>;+u.sip!devicename.ccm.cisco.com=\"{device}\"\r\nExpires: 3600\r\n{auth}Content-Length: 0\r\n\r\n",
+        local.port(),
+        local.port()
+    );
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 8192];
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(k)) => {
+                got.extend_from_slice(&buf[..k]);
+                if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+    }
+    Ok(String::from_utf8_lossy(&got).into_owned())
+}
+
+/// A JWT with `claims`, signed ES256 by the node's current key (read from the store) or by
+/// `foreign` when given, with `kid` in the header.
+async fn signed_token(n: &Node, claims: Value, foreign: bool) -> String {
+    let keys = n.node.state.store.oauth_key_material().await.unwrap();
+    let key = &keys[0];
+    let encoding = if foreign {
+        let other = switchboard_oauth::keys::generate().unwrap();
+        switchboard_oauth::keys::encoding_key(&other.private_key).unwrap()
+    } else {
+        switchboard_oauth::keys::encoding_key(key.private_key.as_deref().unwrap()).unwrap()
+    };
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `header.payload.signature` with the header replaced (the signature no longer matches).
+fn with_header(token: &str, header: Value) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let (_, payload, signature) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+    let header = b64.encode(header.to_string());
+    format!("{header}.{payload}.{signature}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_oauth_bearer_registration_on_5090() {
+    let n = boot().await;
+    n.set_oauth_mode(true).await;
+    let oauth_port = n.listener("sip-oauth");
+    let token = n.access_token("wwhite", "CSFwwhite").await;
+
+    // SIPp through stunnel: 407 with the seed's exact challenge, then the seed's
+    // `Proxy-Authorization: Bearer token="…"` → 200.
+    let tunnel = Stunnel::start(oauth_port);
+    let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
+    let line = format!("CSFwwhite;{token}");
+    let port = free_udp_port();
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp("reg_bearer.xml", entry, "tls", &[line], port, 3600)
+    });
+    assert!(ok, "bearer registration through stunnel failed:\n{out}");
+    let regs = n.registrations().await;
+    assert!(
+        regs.iter()
+            .any(|r| r["device"] == "CSFwwhite" && r["transport"] == "tls"),
+        "{regs:?}"
+    );
+
+    // The exact challenge, and RFC 8898's bare form in Authorization is accepted too.
+    let challenge = bearer_register(&n, oauth_port, None, "CSFwwhite", "")
+        .await
+        .unwrap();
+    assert!(
+        challenge.starts_with("SIP/2.0 407 Proxy Authentication Required\r\n")
+            && challenge.contains("\r\nProxy-Authenticate: Bearer realm=\"ccmsipline\"\r\n"),
+        "{challenge}"
+    );
+    let bare = bearer_register(
+        &n,
+        oauth_port,
+        None,
+        "CSFwwhite",
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+    .await
+    .unwrap();
+    assert!(bare.starts_with("SIP/2.0 200 OK\r\n"), "{bare}");
+
+    // Refused tokens get the RFC 8898 invalid_token challenge.
+    let now = unix_now();
+    let issuer = n.node.state.oauth.issuer();
+    let audience = n.node.state.oauth.audience();
+    let claims = |exp: i64, sub: &str| {
+        json!({"iss": issuer, "sub": sub, "aud": audience, "iat": exp - 3600, "nbf": exp - 3600,
+               "exp": exp, "scope": "sip cti", "jti": format!("t{exp}{sub}")})
+    };
+    let expired = signed_token(&n, claims(now - 600, "wwhite"), false).await;
+    let foreign = signed_token(&n, claims(now + 600, "wwhite"), true).await;
+    let alg_none = with_header(&token, json!({"alg": "none", "typ": "JWT"}));
+    let hs256 = {
+        // HS256 "signed" with the public key as the secret: the classic confusion.
+        let keys = n.node.state.store.oauth_key_material().await.unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(keys[0].kid.clone());
+        jsonwebtoken::encode(
+            &header,
+            &claims(now + 600, "wwhite"),
+            &jsonwebtoken::EncodingKey::from_secret(keys[0].public_jwk.as_bytes()),
+        )
+        .unwrap()
+    };
+    let mut cti_only = claims(now + 600, "wwhite");
+    cti_only["scope"] = json!("cti");
+    let cti_only = signed_token(&n, cti_only, false).await;
+    for (what, bad) in [
+        ("without the sip scope", &cti_only),
+        ("expired", &expired),
+        ("signed by another key", &foreign),
+        ("alg none", &alg_none),
+        ("HS256 confusion", &hs256),
+    ] {
+        let r = bearer_register(
+            &n,
+            oauth_port,
+            None,
+            "CSFwwhite",
+            &format!("Proxy-Authorization: Bearer token=\"{bad}\"\r\n"),
+        )
+        .await
+        .unwrap();
+        assert!(
+            r.starts_with("SIP/2.0 407 ")
+                && r.contains(
+                    "\r\nProxy-Authenticate: Bearer realm=\"ccmsipline\", error=\"invalid_token\"\r\n"
+                ),
+            "{what}: {r}"
+        );
+    }
+
+    // A valid token of another user does not register this user's device.
+    n.api(
+        reqwest::Method::POST,
+        "/api/users",
+        Some(json!({"userid": "jpinkman", "display_name": "Jesse", "password": "Capt4inCook!"})),
+    )
+    .await;
+    let theirs = signed_token(&n, claims(now + 600, "jpinkman"), false).await;
+    // The new user reaches the verifier's memory when the change is applied (asynchronously).
+    let mut r = String::new();
+    for _ in 0..100 {
+        r = bearer_register(
+            &n,
+            oauth_port,
+            None,
+            "CSFwwhite",
+            &format!("Proxy-Authorization: Bearer token=\"{theirs}\"\r\n"),
+        )
+        .await
+        .unwrap();
+        if r.starts_with("SIP/2.0 403 ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        r.starts_with("SIP/2.0 403 Forbidden\r\n") && r.contains("does not own device CSFwwhite"),
+        "{r}"
+    );
+
+    // Key rotation: a token signed by the old key still registers.
+    n.api(reqwest::Method::POST, "/api/oauth/keys/rotate", None)
+        .await;
+    let r = bearer_register(
+        &n,
+        oauth_port,
+        None,
+        "CSFwwhite",
+        &format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        r.starts_with("SIP/2.0 200 OK\r\n"),
+        "old key after rotation: {r}"
+    );
+
+    // Revoking every token of the user wins over the verification cache.
+    n.api(
+        reqwest::Method::POST,
+        "/api/users/wwhite/oauth/revoke",
+        None,
+    )
+    .await;
+    let r = bearer_register(
+        &n,
+        oauth_port,
+        None,
+        "CSFwwhite",
+        &format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        r.starts_with("SIP/2.0 407 ") && r.contains("error=\"invalid_token\""),
+        "revoked: {r}"
+    );
+    let traces = n.traces();
+    assert!(!traces.contains(&token), "a token reached the SIP trace");
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_oauth_port_rules_give_the_seeds_403() {
+    let n = boot().await;
+    let oauth_port = n.listener("sip-oauth");
+    let token = n.access_token("wwhite", "CSFwwhite").await;
+    let auth = format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n");
+    let mismatch = |r: &str| {
+        r.starts_with("SIP/2.0 403 Forbidden\r\n")
+            && r.contains("\r\nWarning: 399 ucm1 \"SIP OAuth Registration port Mismatch\"\r\n")
+            && r.contains("\r\nRetry-After: ")
+    };
+
+    // Cenário 1: the cluster's OAuth mode is off (the default) — with SIPp, and raw.
+    let tunnel = Stunnel::start(oauth_port);
+    let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
+    let port = free_udp_port();
+    let (ok, out) = tokio::task::block_in_place(|| {
+        run_sipp(
+            "reg_port_mismatch.xml",
+            entry,
+            "tls",
+            &["CSFwwhite;x".to_string()],
+            port,
+            3600,
+        )
+    });
+    assert!(ok, "port mismatch through stunnel:\n{out}");
+    n.set_oauth_mode(true).await;
+    let r = bearer_register(&n, oauth_port, None, "CSFwwhite", &auth)
+        .await
+        .unwrap();
+    assert!(r.starts_with("SIP/2.0 200 OK\r\n"), "mode on: {r}");
+
+    // A device whose profile lacks OAuth, on the OAuth port.
+    let r = bearer_register(&n, oauth_port, None, "SEP001794625DE5", &auth)
+        .await
+        .unwrap();
+    assert!(mismatch(&r), "digest deskphone on 5090: {r}");
+
+    // Mutual TLS on 5090: a client certificate (from a trusted CA) is presented.
+    let ca = switchboard_pki::generate_test_ca("Edge CA").unwrap();
+    n.api(
+        reqwest::Method::POST,
+        "/api/certs/trust",
+        Some(json!({"pem": ca.cert_pem})),
+    )
+    .await;
+    let edge =
+        switchboard_pki::issue_leaf(&ca, "expc.example.com", &["expc.example.com".to_string()])
+            .unwrap();
+    let mut r = String::new();
+    for _ in 0..50 {
+        r = bearer_register(&n, oauth_port, Some(&edge), "CSFwwhite", &auth)
+            .await
+            .unwrap_or_default();
+        if mismatch(&r) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(mismatch(&r), "mutual TLS on 5090: {r}");
+
+    // An OAuth device may not register by digest on the SIP ports either.
+    let refused = register_over_tls(&n, None, "CSFwwhite", "whatever").await;
+    assert!(
+        refused.starts_with("SIP/2.0 403 ") && refused.contains("requires SIP OAuth"),
+        "{refused}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sip_mra_port_admits_listed_edge_proxies_only() {
+    let n = boot().await;
+    n.set_oauth_mode(true).await;
+    let mra = n.listener("sip-mra-oauth");
+    let token = n.access_token("wwhite", "CSFwwhite").await;
+    let auth = format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n");
+    let ca = switchboard_pki::generate_test_ca("Edge CA").unwrap();
+    let listed =
+        switchboard_pki::issue_leaf(&ca, "expc1", &["expc1.example.com".to_string()]).unwrap();
+    let unlisted =
+        switchboard_pki::issue_leaf(&ca, "rogue", &["rogue.example.com".to_string()]).unwrap();
+    let stranger_ca = switchboard_pki::generate_test_ca("Stranger CA").unwrap();
+    let untrusted =
+        switchboard_pki::issue_leaf(&stranger_ca, "expc1", &["expc1.example.com".to_string()])
+            .unwrap();
+
+    // Cenário 3: nothing trusted yet → the handshake fails with unknown_ca.
+    let err = bearer_register(&n, mra, Some(&listed), "CSFwwhite", &auth)
+        .await
+        .unwrap_err();
+    assert!(err.to_lowercase().contains("unknownca"), "{err}");
+
+    n.api(
+        reqwest::Method::POST,
+        "/api/certs/trust",
+        Some(json!({"pem": ca.cert_pem})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/expressway",
+        Some(json!({"hostnameorip": "10.0.0.7", "x509subjectnameoraltname": "expc1.example.com,expc2.example.com"})),
+    )
+    .await;
+    let mut ok = String::new();
+    for _ in 0..50 {
+        ok = bearer_register(&n, mra, Some(&listed), "CSFwwhite", &auth)
+            .await
+            .unwrap_or_default();
+        if ok.starts_with("SIP/2.0 200 ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        ok.starts_with("SIP/2.0 200 OK\r\n"),
+        "listed edge proxy: {ok}"
+    );
+
+    // A trusted certificate whose names are not listed: the connection is closed, and the
+    // trace names both lists.
+    let refused = bearer_register(&n, mra, Some(&unlisted), "CSFwwhite", &auth).await;
+    assert!(
+        refused.as_deref().map(str::is_empty).unwrap_or(true),
+        "{refused:?}"
+    );
+    let traces = n.traces();
+    assert!(
+        traces.contains("SIP MRA peer refused")
+            && traces.contains("rogue.example.com")
+            && traces.contains("expc2.example.com"),
+        "{traces}"
+    );
+    // A certificate from a CA outside the trust store: unknown_ca.
+    let err = bearer_register(&n, mra, Some(&untrusted), "CSFwwhite", &auth)
+        .await
+        .unwrap_err();
+    assert!(err.to_lowercase().contains("unknownca"), "{err}");
+    n.node.shutdown().await.unwrap();
+}

@@ -13,6 +13,7 @@ mod config;
 mod devices;
 mod error;
 pub mod model;
+pub mod oauth;
 pub mod params;
 mod sql;
 #[cfg(feature = "testing")]
@@ -32,6 +33,7 @@ pub use admin::AdminIdentity;
 pub use devices::DeviceAuthRow;
 pub use error::{Result, StoreError};
 pub use sql::check_read_only;
+pub use users::{FailedLogon, UserCredentials, CREDENTIAL_POLICY_ACTOR};
 
 /// Which database the store uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +153,38 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A Unix time as RFC 3339 UTC text with whole seconds (`2026-01-02T03:04:05Z`): the form the
+/// OAuth and credential-policy columns are written in, so that they compare correctly as text.
+pub fn time_text(unix: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    rfc3339(t)
+}
+
+/// The Unix time (seconds) of an RFC 3339 text, `None` when it is not one.
+pub fn unix_of(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// Now, as a Unix time in seconds.
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// Field names whose values never reach the audit log.
-const SECRET_FIELDS: &[&str] = &["password", "digest_password", "service_password"];
+const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "digest_password",
+    "service_password",
+    "private_key",
+    "token",
+    "refresh_token",
+    "code",
+];
 
 /// The JSON of an input for the audit log, with every secret replaced by its length.
 pub(crate) fn audit_detail<T: Serialize>(input: &T) -> String {

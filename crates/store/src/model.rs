@@ -35,6 +35,14 @@ pub struct User {
     pub controlled_devices: Vec<String>,
     /// Whether a local password is set (the hash itself is never returned).
     pub has_password: bool,
+    /// Consecutive failed logons of a local user since the last success or lockout
+    /// (credential policy).
+    #[serde(default)]
+    pub failed_logons: u32,
+    /// Set while a local user is locked out by the credential policy (RFC 3339 UTC); setting
+    /// a new password unlocks.
+    #[serde(default)]
+    pub locked_until: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -90,6 +98,72 @@ pub struct UserPatch {
     pub call_record: Option<bool>,
     /// Replaces the whole list when present.
     pub controlled_devices: Option<Vec<String>>,
+}
+
+/// What kind of OAuth client this is; it chooses the refresh-token lifetime
+/// (`JabberOAuthRefreshTokenExpiryDays` for `jabber` and `app`,
+/// `PhoneOAuthRefreshTokenExpiryDays` for `phone`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OAuthClientKind {
+    /// Cisco Jabber and other softphones.
+    Jabber,
+    /// Physical phones.
+    Phone,
+    /// Any other application.
+    App,
+}
+
+/// A registered OAuth client (all clients are public: no secret, PKCE for browser login).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub name: String,
+    pub kind: OAuthClientKind,
+    /// Redirect URIs for the authorization code flow, matched exactly; a loopback URI
+    /// (`http://127.0.0.1/…`, `http://[::1]/…`) matches any port, and a loopback URI whose path
+    /// is `/*` any path (RFC 8252 §7.3).
+    pub redirect_uris: Vec<String>,
+    pub created_at: String,
+}
+
+/// Another OAuth issuer whose access tokens are accepted, verified against its JWKS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthIssuer {
+    /// The `iss` its tokens carry, e.g. `https://idp.example.com`.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    /// Its JSON Web Key Set (`{"keys": [...]}`), public keys only.
+    #[schema(value_type = Object)]
+    pub jwks: serde_json::Value,
+    pub created_at: String,
+}
+
+/// A new external issuer (replaces the one with the same `issuer`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthIssuerNew {
+    pub issuer: String,
+    pub audience: String,
+    /// The issuer's JSON Web Key Set: EC P-256 or RSA public keys, each with a `kid`.
+    #[schema(value_type = Object)]
+    pub jwks: serde_json::Value,
+}
+
+/// A signing key of this cluster's OAuth authorization server (public part only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthKey {
+    pub kid: String,
+    /// `ES256`.
+    pub algorithm: String,
+    /// The public key as a JWK.
+    #[schema(value_type = Object)]
+    pub public_jwk: serde_json::Value,
+    pub created_at: String,
+    /// When a newer key took over signing; the key keeps verifying until every token it
+    /// signed has expired.
+    pub retired_at: Option<String>,
 }
 
 /// Device security mode of a phone security profile.

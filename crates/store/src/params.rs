@@ -11,6 +11,10 @@ pub enum ParamKind {
     Flag,
     /// An integer in the inclusive range.
     Range(i64, i64),
+    /// Empty, or an `https://` URL without query or fragment (an OAuth issuer identifier).
+    HttpsUrlOrEmpty,
+    /// 1 to 128 characters from `A-Z a-z 0-9 . _ : / -` (an OAuth audience).
+    Name,
 }
 
 /// A known parameter.
@@ -54,6 +58,18 @@ pub const PARAMS: &[ParamDef] = &[
         default: "1",
         kind: ParamKind::Flag,
         description: "OAuth with refresh login flow: 0 disabled, 1 enabled",
+    },
+    ParamDef {
+        name: "OAuthIssuer",
+        default: "",
+        kind: ParamKind::HttpsUrlOrEmpty,
+        description: "Issuer (iss) of the OAuth tokens this cluster signs; empty: https://<first node's address>:<its https port>",
+    },
+    ParamDef {
+        name: "OAuthAudience",
+        default: "switchboard",
+        kind: ParamKind::Name,
+        description: "Audience (aud) of the OAuth access tokens this cluster signs and accepts",
     },
     ParamDef {
         name: "SipMaxRegistrationExpiresSeconds",
@@ -110,13 +126,23 @@ pub fn definition(name: &str) -> Result<&'static ParamDef> {
 /// Checks `value` against the parameter's kind and returns it normalised.
 pub fn check_value(def: &ParamDef, value: &str) -> Result<String> {
     let value = value.trim();
-    let number: i64 = value
-        .parse()
-        .map_err(|_| StoreError::invalid(def.name, format!("must be an integer, got '{value}'")))?;
     let (low, high) = match def.kind {
         ParamKind::Flag => (0, 1),
         ParamKind::Range(low, high) => (low, high),
+        ParamKind::HttpsUrlOrEmpty => {
+            if !value.is_empty() {
+                crate::validate::https_url(def.name, value)?;
+            }
+            return Ok(value.to_string());
+        }
+        ParamKind::Name => {
+            crate::validate::oauth_name(def.name, value)?;
+            return Ok(value.to_string());
+        }
     };
+    let number: i64 = value
+        .parse()
+        .map_err(|_| StoreError::invalid(def.name, format!("must be an integer, got '{value}'")))?;
     if !(low..=high).contains(&number) {
         return Err(StoreError::invalid(
             def.name,

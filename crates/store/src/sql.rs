@@ -34,6 +34,7 @@ const SECRET_COLUMNS: &[&str] = &[
     "service_password_enc",
     "private_key_enc",
     "token_hash",
+    "code_hash",
 ];
 
 /// Checks that `query` is one plain SELECT; the error says what was refused.

@@ -1,8 +1,50 @@
-//! End users: their CTI settings, local password hash and the devices they control.
+//! End users: their CTI settings, local password hash and the devices they control, and the
+//! credential-policy state of local users (failed logons, lockout).
 
 use crate::error::{Result, StoreError};
 use crate::model::{User, UserNew, UserPatch, UserSource};
 use crate::{audit, audit_detail, db, now, validate, Store};
+
+/// What the authentication service needs to check a user's password.
+#[derive(Clone)]
+pub struct UserCredentials {
+    pub userid: String,
+    pub source: UserSource,
+    pub enabled: bool,
+    /// Argon2id PHC string of a local user's password.
+    pub password_hash: Option<String>,
+    pub failed_logons: i64,
+    /// RFC 3339 UTC; in the past when a lock has run out.
+    pub locked_until: Option<String>,
+}
+
+impl std::fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("userid", &self.userid)
+            .field("source", &self.source)
+            .field("enabled", &self.enabled)
+            .field("has_password", &self.password_hash.is_some())
+            .field("failed_logons", &self.failed_logons)
+            .field("locked_until", &self.locked_until)
+            .finish()
+    }
+}
+
+/// The credential policy's state after a failed logon ([`Store::record_failed_logon`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedLogon {
+    /// Consecutive failures counted, this one included.
+    pub failed_logons: i64,
+    /// Set when this failure locked the user out (the count starts again at 0).
+    pub locked_until: Option<String>,
+}
+
+/// userid, source, enabled, password_hash, failed_logons, locked_until.
+type CredentialsRow = (String, String, bool, Option<String>, i64, Option<String>);
+
+/// The actor recorded in the audit log for lockouts.
+pub const CREDENTIAL_POLICY_ACTOR: &str = "credential-policy";
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -10,6 +52,8 @@ struct UserRow {
     display_name: String,
     source: String,
     has_password: bool,
+    failed_logons: i64,
+    locked_until: Option<String>,
     enabled: bool,
     cti_enabled: bool,
     super_provider: bool,
@@ -23,7 +67,7 @@ struct UserRow {
 
 const USER_COLUMNS: &str =
     "userid, display_name, source, (password_hash IS NOT NULL) AS has_password, \
-     enabled, cti_enabled, super_provider, call_park_retrieval_allowed, modify_calling_number, \
+     failed_logons, locked_until, enabled, cti_enabled, super_provider, call_park_retrieval_allowed, modify_calling_number, \
      call_monitor, call_record, created_at, updated_at";
 
 impl UserRow {
@@ -45,6 +89,11 @@ impl UserRow {
             call_record: self.call_record,
             controlled_devices,
             has_password: self.has_password,
+            failed_logons: self.failed_logons.clamp(0, u32::MAX as i64) as u32,
+            // A lock that has run out is no lock.
+            locked_until: self
+                .locked_until
+                .filter(|t| crate::unix_of(t).is_some_and(|t| t > crate::unix_now())),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -197,7 +246,9 @@ impl Store {
                 "UPDATE enduser SET display_name = $2, source = $3, enabled = $4, cti_enabled = $5, \
                  super_provider = $6, call_park_retrieval_allowed = $7, modify_calling_number = $8, \
                  call_monitor = $9, call_record = $10, updated_at = $11, \
-                 password_hash = CASE WHEN $12 THEN NULL WHEN $13 IS NOT NULL THEN $13 ELSE password_hash END \
+                 password_hash = CASE WHEN $12 THEN NULL WHEN $13 IS NOT NULL THEN $13 ELSE password_hash END, \
+                 failed_logons = CASE WHEN $13 IS NOT NULL THEN 0 ELSE failed_logons END, \
+                 locked_until = CASE WHEN $13 IS NOT NULL THEN NULL ELSE locked_until END \
                  WHERE userid = $1",
             )
             .bind(userid)
@@ -253,6 +304,99 @@ impl Store {
             }
             audit!(tx, actor, "delete", "user", userid, "{}");
             tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A user's source, state and password hash, for the authentication service.
+    pub async fn user_credentials(&self, userid: &str) -> Result<Option<UserCredentials>> {
+        let row: Option<CredentialsRow> = db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT userid, source, enabled, password_hash, failed_logons, locked_until \
+                     FROM enduser WHERE userid = $1",
+            )
+            .bind(userid)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(
+            |(userid, source, enabled, password_hash, failed_logons, locked_until)| {
+                UserCredentials {
+                    userid,
+                    source: if source == "ldap" {
+                        UserSource::Ldap
+                    } else {
+                        UserSource::Local
+                    },
+                    enabled,
+                    password_hash,
+                    failed_logons,
+                    locked_until,
+                }
+            },
+        ))
+    }
+
+    /// Counts a failed logon of a local user; at `threshold` failures (0: never) the user is
+    /// locked until `lock_until` and the count starts again. A lockout is audited; single
+    /// failures are not (they are traced by the authentication service).
+    pub async fn record_failed_logon(
+        &self,
+        userid: &str,
+        threshold: i64,
+        lock_until: &str,
+    ) -> Result<FailedLogon> {
+        db!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<(i64,)> = sqlx::query_as(
+                "UPDATE enduser SET failed_logons = failed_logons + 1 WHERE userid = $1 \
+                 RETURNING failed_logons",
+            )
+            .bind(userid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((count,)) = row else {
+                return Err(StoreError::not_found("user", userid));
+            };
+            let locked = threshold > 0 && count >= threshold;
+            if locked {
+                sqlx::query(
+                    "UPDATE enduser SET failed_logons = 0, locked_until = $2 WHERE userid = $1",
+                )
+                .bind(userid)
+                .bind(lock_until)
+                .execute(&mut *tx)
+                .await?;
+                let detail =
+                    serde_json::json!({ "failed_logons": count, "locked_until": lock_until });
+                audit!(
+                    tx,
+                    CREDENTIAL_POLICY_ACTOR,
+                    "lock",
+                    "user",
+                    userid,
+                    detail.to_string()
+                );
+            }
+            tx.commit().await?;
+            Ok(FailedLogon {
+                failed_logons: count,
+                locked_until: locked.then(|| lock_until.to_string()),
+            })
+        })
+    }
+
+    /// Clears the failed-logon count and any lockout after a successful logon (writes only
+    /// when there is something to clear).
+    pub async fn clear_failed_logons(&self, userid: &str) -> Result<()> {
+        db!(self, |pool| {
+            sqlx::query(
+                "UPDATE enduser SET failed_logons = 0, locked_until = NULL \
+                 WHERE userid = $1 AND (failed_logons <> 0 OR locked_until IS NOT NULL)",
+            )
+            .bind(userid)
+            .execute(pool)
+            .await?;
         });
         Ok(())
     }

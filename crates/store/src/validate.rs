@@ -354,3 +354,96 @@ pub fn ldap(s: &LdapSettings, service_password: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
+
+/// An `https://` URL naming an OAuth issuer: at most 255 characters, a host, no whitespace,
+/// query, fragment, user info or trailing `/` (issuers are compared as exact strings).
+pub fn https_url(field: &str, value: &str) -> Result<()> {
+    let rule = "an https:// URL of at most 255 characters without query, fragment, user info or trailing '/', e.g. https://ucm1.example.com:8443";
+    let Some(rest) = value.strip_prefix("https://") else {
+        return Err(StoreError::invalid(field, rule));
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let ok = value.len() <= 255
+        && !host.is_empty()
+        && !value.ends_with('/')
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '@' | '\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(field, rule))
+    }
+}
+
+/// An OAuth audience or client id: 1 to 128 characters from `A-Z a-z 0-9 . _ : / -`.
+pub fn oauth_name(field: &str, value: &str) -> Result<()> {
+    identifier(field, value, 128, "._:/-")
+}
+
+/// Largest JWKS accepted for an external issuer (bytes of JSON).
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// Most keys in an external issuer's JWKS.
+pub const MAX_JWKS_KEYS: usize = 20;
+
+pub fn oauth_issuer(i: &OAuthIssuerNew) -> Result<()> {
+    https_url("issuer", &i.issuer)?;
+    oauth_name("audience", &i.audience)?;
+    if i.jwks.to_string().len() > MAX_JWKS_BYTES {
+        return Err(StoreError::invalid(
+            "jwks",
+            format!("at most {MAX_JWKS_BYTES} bytes of JSON"),
+        ));
+    }
+    let keys = i.jwks.get("keys").and_then(|k| k.as_array());
+    let Some(keys) = keys.filter(|k| (1..=MAX_JWKS_KEYS).contains(&k.len())) else {
+        return Err(StoreError::invalid(
+            "jwks",
+            format!("a JSON Web Key Set: {{\"keys\": [...]}} with 1 to {MAX_JWKS_KEYS} keys"),
+        ));
+    };
+    let mut kids = Vec::new();
+    for (n, key) in keys.iter().enumerate() {
+        let Some(kid) = key.get("kid").and_then(|k| k.as_str()) else {
+            return Err(StoreError::invalid(
+                format!("jwks.keys[{n}].kid"),
+                "every key needs a kid (tokens name their key by kid)",
+            ));
+        };
+        if kid.is_empty() || kid.len() > 128 || kid.chars().any(char::is_control) {
+            return Err(StoreError::invalid(
+                format!("jwks.keys[{n}].kid"),
+                "1 to 128 characters, no control characters",
+            ));
+        }
+        if kids.contains(&kid) {
+            return Err(StoreError::invalid(
+                format!("jwks.keys[{n}].kid"),
+                format!("kid '{kid}' appears twice"),
+            ));
+        }
+        kids.push(kid);
+    }
+    Ok(())
+}
+
+pub fn oauth_client(c: &OAuthClient) -> Result<()> {
+    oauth_name("client_id", &c.client_id)?;
+    text("name", &c.name)?;
+    if c.redirect_uris.len() > 20 {
+        return Err(StoreError::invalid("redirect_uris", "at most 20 URIs"));
+    }
+    for (i, uri) in c.redirect_uris.iter().enumerate() {
+        let field = format!("redirect_uris[{i}]");
+        if uri.len() > 2048 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(StoreError::invalid(
+                field,
+                "at most 2048 characters, no whitespace",
+            ));
+        }
+        if !(uri.starts_with("https://") || uri.starts_with("http://") || uri.contains(":/")) {
+            return Err(StoreError::invalid(field, "an absolute URI"));
+        }
+    }
+    Ok(())
+}

@@ -47,6 +47,10 @@ battery!(
     audit_and_secrets,
     admins_and_trust,
     config_file_reads,
+    credential_policy,
+    oauth_keys_and_clients,
+    refresh_rotation_and_revocation,
+    oauth_codes_issuers_and_params,
 );
 
 fn field_of(e: StoreError) -> String {
@@ -750,4 +754,656 @@ async fn config_file_reads(backend: &str) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn local_user(store: &Store, userid: &str) {
+    store
+        .create_user(
+            "admin",
+            &UserNew {
+                userid: userid.into(),
+                password: Some("first-pass".into()),
+                enabled: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn credential_policy(backend: &str) {
+    let (store, _dir) = open(backend).await;
+    local_user(&store, "wwhite").await;
+    let c = store.user_credentials("wwhite").await.unwrap().unwrap();
+    assert!(c.enabled && c.password_hash.is_some() && c.failed_logons == 0);
+    assert!(
+        format!("{c:?}").contains("has_password: true") && !format!("{c:?}").contains("argon2")
+    );
+    assert!(store.user_credentials("nobody").await.unwrap().is_none());
+
+    let until = switchboard_store::time_text(4_000_000_000);
+    for n in 1..=2 {
+        let f = store
+            .record_failed_logon("wwhite", 3, &until)
+            .await
+            .unwrap();
+        assert_eq!((f.failed_logons, f.locked_until.as_deref()), (n, None));
+    }
+    // Success clears the count.
+    store.clear_failed_logons("wwhite").await.unwrap();
+    assert_eq!(store.get_user("wwhite").await.unwrap().failed_logons, 0);
+    for _ in 0..2 {
+        store
+            .record_failed_logon("wwhite", 3, &until)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get_user("wwhite").await.unwrap().failed_logons, 2);
+    let third = store
+        .record_failed_logon("wwhite", 3, &until)
+        .await
+        .unwrap();
+    assert_eq!(third.locked_until.as_deref(), Some(until.as_str()));
+    let user = store.get_user("wwhite").await.unwrap();
+    assert_eq!(
+        (user.failed_logons, user.locked_until.as_deref()),
+        (0, Some(until.as_str()))
+    );
+    let log = store.list_audit(1).await.unwrap();
+    assert_eq!(
+        (
+            log[0].actor.as_str(),
+            log[0].action.as_str(),
+            log[0].object_id.as_str()
+        ),
+        ("credential-policy", "lock", "wwhite")
+    );
+    // A lock that ran out is not shown.
+    let past = switchboard_store::time_text(1_000_000_000);
+    for _ in 0..3 {
+        store.record_failed_logon("wwhite", 3, &past).await.unwrap();
+    }
+    assert_eq!(store.get_user("wwhite").await.unwrap().locked_until, None);
+    assert_eq!(
+        store
+            .user_credentials("wwhite")
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_until
+            .as_deref(),
+        Some(past.as_str())
+    );
+    // Threshold 0: counted, never locked.
+    for _ in 0..5 {
+        assert_eq!(
+            store
+                .record_failed_logon("wwhite", 0, &until)
+                .await
+                .unwrap()
+                .locked_until,
+            None
+        );
+    }
+    // An administrator setting a new password unlocks.
+    store
+        .record_failed_logon("wwhite", 1, &until)
+        .await
+        .unwrap();
+    assert!(store
+        .get_user("wwhite")
+        .await
+        .unwrap()
+        .locked_until
+        .is_some());
+    let patch = UserPatch {
+        password: Some("second-pass".into()),
+        ..Default::default()
+    };
+    let user = store.update_user("admin", "wwhite", &patch).await.unwrap();
+    assert_eq!((user.failed_logons, user.locked_until), (0, None));
+    assert!(matches!(
+        store.record_failed_logon("nobody", 3, &until).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+fn key(kid: &str, at: i64) -> switchboard_store::oauth::OAuthKeyNew {
+    switchboard_store::oauth::OAuthKeyNew {
+        kid: kid.into(),
+        algorithm: "ES256".into(),
+        private_key: format!("private-{kid}"),
+        public_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
+        created_at: switchboard_store::time_text(at),
+    }
+}
+
+async fn oauth_keys_and_clients(backend: &str) {
+    use switchboard_store::time_text;
+    let (store, _dir) = open(backend).await;
+    assert!(store
+        .create_first_oauth_key("bootstrap", &key("k1", 1000))
+        .await
+        .unwrap());
+    assert!(!store
+        .create_first_oauth_key("bootstrap", &key("k0", 1001))
+        .await
+        .unwrap());
+    let keys = store.oauth_key_material().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].private_key.as_deref(), Some("private-k1"));
+    assert!(
+        !format!("{keys:?}").contains("private-k1"),
+        "Debug shows no private key"
+    );
+    // Sealed at rest, redacted from SQL.
+    let r = store
+        .query_read_only("select private_key_enc from oauthkey")
+        .await
+        .unwrap();
+    assert_eq!(r.rows[0][0], serde_json::json!("<redacted>"));
+
+    let retired = store
+        .rotate_oauth_key("admin", &key("k2", 2000), &time_text(2000), &time_text(0))
+        .await
+        .unwrap();
+    assert_eq!(retired, vec!["k1".to_string()]);
+    let retired = store
+        .rotate_oauth_key(
+            "admin",
+            &key("k3", 3000),
+            &time_text(3000),
+            &time_text(2500),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retired, vec!["k2".to_string()]);
+    // k1 was retired before 2500: deleted.
+    let public = store.list_oauth_keys().await.unwrap();
+    let kids: Vec<_> = public
+        .iter()
+        .map(|k| (k.kid.as_str(), k.retired_at.is_some()))
+        .collect();
+    assert_eq!(kids, vec![("k3", false), ("k2", true)]);
+    assert_eq!(public[0].public_jwk["kid"], "k3");
+    assert!(matches!(
+        store
+            .rotate_oauth_key("admin", &key("k3", 4000), &time_text(4000), &time_text(0))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let audit = serde_json::to_string(&store.list_audit(10).await.unwrap()).unwrap();
+    assert!(
+        audit.contains("\"rotate\"") && !audit.contains("private-k"),
+        "{audit}"
+    );
+
+    let jabber = OAuthClient {
+        client_id: "jabber".into(),
+        name: "Cisco Jabber".into(),
+        kind: OAuthClientKind::Jabber,
+        redirect_uris: vec!["http://127.0.0.1/*".into()],
+        created_at: time_text(1000),
+    };
+    assert!(store
+        .ensure_oauth_client("bootstrap", &jabber)
+        .await
+        .unwrap());
+    assert!(!store
+        .ensure_oauth_client("bootstrap", &jabber)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_oauth_client("jabber").await.unwrap(),
+        Some(jabber.clone())
+    );
+    assert_eq!(store.get_oauth_client("nope").await.unwrap(), None);
+    assert_eq!(
+        store.list_oauth_clients().await.unwrap(),
+        vec![jabber.clone()]
+    );
+    let bad = OAuthClient {
+        client_id: "has space".into(),
+        ..jabber
+    };
+    assert_eq!(
+        field_of(store.ensure_oauth_client("admin", &bad).await.unwrap_err()),
+        "client_id"
+    );
+}
+
+fn refresh(
+    hash: &str,
+    family: &str,
+    userid: &str,
+    created: i64,
+    expires: i64,
+) -> switchboard_store::oauth::RefreshTokenNew {
+    switchboard_store::oauth::RefreshTokenNew {
+        token_hash: hash.into(),
+        family_id: family.into(),
+        userid: userid.into(),
+        device: Some("CSFwwhite".into()),
+        client_id: "jabber".into(),
+        scope: "sip".into(),
+        created_at: switchboard_store::time_text(created),
+        expires_at: switchboard_store::time_text(expires),
+    }
+}
+
+async fn refresh_rotation_and_revocation(backend: &str) {
+    use switchboard_store::oauth::RefreshRotation;
+    use switchboard_store::time_text;
+    let (store, _dir) = open(backend).await;
+    local_user(&store, "wwhite").await;
+    local_user(&store, "jpinkman").await;
+    store
+        .insert_refresh_token(&refresh("h1", "f1", "wwhite", 100, 10_000))
+        .await
+        .unwrap();
+    let row = store.find_refresh_token("h1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            row.family_id.as_str(),
+            row.scope.as_str(),
+            row.rotated_at.as_deref()
+        ),
+        ("f1", "sip", None)
+    );
+    assert_eq!(store.find_refresh_token("nope").await.unwrap(), None);
+
+    // Rotation: h1 -> h2.
+    let t = time_text(200);
+    match store
+        .rotate_refresh_token("h1", &refresh("h2", "f1", "wwhite", 200, 10_000), &t)
+        .await
+        .unwrap()
+    {
+        RefreshRotation::Rotated(old) => assert_eq!(old.token_hash, "h1"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.find_refresh_token("h2").await.unwrap().is_some());
+    assert_eq!(
+        store
+            .rotate_refresh_token("zz", &refresh("h9", "f1", "wwhite", 200, 10_000), &t)
+            .await
+            .unwrap(),
+        RefreshRotation::Unknown
+    );
+    assert!(store
+        .revoked_refresh_families(&time_text(0))
+        .await
+        .unwrap()
+        .is_empty());
+    // Replaying h1 revokes the family, h2 included; nothing new is stored.
+    let t = time_text(300);
+    assert!(matches!(
+        store
+            .rotate_refresh_token("h1", &refresh("h3", "f1", "wwhite", 300, 10_000), &t)
+            .await
+            .unwrap(),
+        RefreshRotation::Reused(_)
+    ));
+    assert!(store.find_refresh_token("h3").await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .rotate_refresh_token("h2", &refresh("h4", "f1", "wwhite", 300, 10_000), &t)
+            .await
+            .unwrap(),
+        RefreshRotation::Revoked(_)
+    ));
+    assert_eq!(
+        store
+            .revoked_refresh_families(&time_text(250))
+            .await
+            .unwrap(),
+        vec!["f1".to_string()]
+    );
+    assert!(store
+        .revoked_refresh_families(&time_text(301))
+        .await
+        .unwrap()
+        .is_empty());
+    let log = store.list_audit(1).await.unwrap();
+    assert_eq!(
+        (log[0].action.as_str(), log[0].object_id.as_str()),
+        ("revoke", "f1")
+    );
+
+    // Expired tokens are not rotated.
+    store
+        .insert_refresh_token(&refresh("e1", "f2", "wwhite", 100, 400))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token(
+                "e1",
+                &refresh("e2", "f2", "wwhite", 500, 10_000),
+                &time_text(500)
+            )
+            .await
+            .unwrap(),
+        RefreshRotation::Expired(_)
+    ));
+
+    // Revoking one family.
+    store
+        .insert_refresh_token(&refresh("g1", "f3", "wwhite", 100, 10_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .revoke_refresh_family("wwhite", "f3", &time_text(600), "revoked by the client")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .revoke_refresh_family("wwhite", "f3", &time_text(601), "again")
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Revoke-all for a user touches only that user.
+    store
+        .insert_refresh_token(&refresh("a1", "f4", "wwhite", 100, 10_000))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&refresh("b1", "f5", "wwhite", 100, 10_000))
+        .await
+        .unwrap();
+    store
+        .insert_refresh_token(&refresh("p1", "f6", "jpinkman", 100, 10_000))
+        .await
+        .unwrap();
+    let at = time_text(700);
+    assert_eq!(
+        store
+            .revoke_user_oauth("admin", "wwhite", &at)
+            .await
+            .unwrap(),
+        3,
+        "f2 (expired, never revoked), f4, f5"
+    );
+    let mut revoked = store.revoked_refresh_families(&at).await.unwrap();
+    revoked.sort();
+    assert_eq!(
+        revoked,
+        vec!["f2".to_string(), "f4".to_string(), "f5".to_string()]
+    );
+    let states = store.oauth_user_states().await.unwrap();
+    let w = states.iter().find(|s| s.userid == "wwhite").unwrap();
+    let j = states.iter().find(|s| s.userid == "jpinkman").unwrap();
+    assert_eq!(
+        (w.enabled, w.revoked_before.as_deref()),
+        (true, Some(at.as_str()))
+    );
+    assert_eq!(j.revoked_before, None);
+    assert!(matches!(
+        store.revoke_user_oauth("admin", "nobody", &at).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Access tokens revoked by jti, until they expire.
+    store
+        .revoke_access_token(
+            "wwhite",
+            "jti-1",
+            "wwhite",
+            &time_text(900),
+            &time_text(800),
+        )
+        .await
+        .unwrap();
+    store
+        .revoke_access_token(
+            "wwhite",
+            "jti-1",
+            "wwhite",
+            &time_text(900),
+            &time_text(801),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.revoked_access_tokens(&time_text(850)).await.unwrap(),
+        vec!["jti-1".to_string()]
+    );
+    assert!(store
+        .revoked_access_tokens(&time_text(901))
+        .await
+        .unwrap()
+        .is_empty());
+    let audit = store.list_audit(20).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.object_type == "oauthaccesstoken")
+            .count(),
+        1,
+        "revoked once, audited once"
+    );
+
+    // Housekeeping.
+    let purged = store
+        .purge_oauth_state(&time_text(950), &time_text(450), &time_text(0))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2, "e1 (expired at 400) and jti-1");
+    assert!(store.find_refresh_token("e1").await.unwrap().is_none());
+    assert!(store.find_refresh_token("a1").await.unwrap().is_some());
+    // Deleting a user deletes its tokens.
+    store.delete_user("admin", "jpinkman").await.unwrap();
+    assert!(store.find_refresh_token("p1").await.unwrap().is_none());
+}
+
+async fn oauth_codes_issuers_and_params(backend: &str) {
+    use switchboard_store::oauth::{CodeRedemption, OAuthCodeNew};
+    use switchboard_store::time_text;
+    let (store, _dir) = open(backend).await;
+    local_user(&store, "wwhite").await;
+    let code = OAuthCodeNew {
+        code_hash: "c1".into(),
+        client_id: "jabber".into(),
+        userid: "wwhite".into(),
+        redirect_uri: "http://127.0.0.1:5555/cb".into(),
+        code_challenge: "challenge".into(),
+        scope: "sip".into(),
+        device: None,
+        created_at: time_text(100),
+        expires_at: time_text(160),
+    };
+    store.insert_oauth_code(&code).await.unwrap();
+    match store
+        .redeem_oauth_code("c1", &time_text(110), "fam", "jti")
+        .await
+        .unwrap()
+    {
+        CodeRedemption::Fresh(row) => {
+            assert_eq!(
+                (row.userid.as_str(), row.redirect_uri.as_str()),
+                ("wwhite", "http://127.0.0.1:5555/cb")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match store
+        .redeem_oauth_code("c1", &time_text(120), "fam2", "jti2")
+        .await
+        .unwrap()
+    {
+        CodeRedemption::Replayed(row) => {
+            assert_eq!(
+                (row.family_id.as_deref(), row.access_jti.as_deref()),
+                (Some("fam"), Some("jti"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store
+            .redeem_oauth_code("c2", &time_text(120), "f", "j")
+            .await
+            .unwrap(),
+        CodeRedemption::Unknown
+    );
+    let r = store
+        .query_read_only("select code_hash from oauthcode")
+        .await
+        .unwrap();
+    assert_eq!(r.rows[0][0], serde_json::json!("<redacted>"));
+
+    let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "a", "x": "x", "y": "y"}]});
+    let new = OAuthIssuerNew {
+        issuer: "https://idp.example.com".into(),
+        audience: "switchboard".into(),
+        jwks: jwks.clone(),
+    };
+    let issuer = store.put_oauth_issuer("admin", &new).await.unwrap();
+    assert_eq!(
+        (issuer.issuer.as_str(), &issuer.jwks),
+        ("https://idp.example.com", &jwks)
+    );
+    let replaced = store
+        .put_oauth_issuer(
+            "admin",
+            &OAuthIssuerNew {
+                audience: "other".into(),
+                ..new.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(replaced.audience, "other");
+    assert_eq!(store.list_oauth_issuers().await.unwrap().len(), 1);
+    for (bad, field) in [
+        (
+            OAuthIssuerNew {
+                issuer: "http://idp.example.com".into(),
+                ..new.clone()
+            },
+            "issuer",
+        ),
+        (
+            OAuthIssuerNew {
+                issuer: "https://idp.example.com/".into(),
+                ..new.clone()
+            },
+            "issuer",
+        ),
+        (
+            OAuthIssuerNew {
+                audience: "".into(),
+                ..new.clone()
+            },
+            "audience",
+        ),
+        (
+            OAuthIssuerNew {
+                jwks: serde_json::json!({"keys": []}),
+                ..new.clone()
+            },
+            "jwks",
+        ),
+        (
+            OAuthIssuerNew {
+                jwks: serde_json::json!([1]),
+                ..new.clone()
+            },
+            "jwks",
+        ),
+        (
+            OAuthIssuerNew {
+                jwks: serde_json::json!({"keys": [{"kty": "EC"}]}),
+                ..new.clone()
+            },
+            "jwks.keys[0].kid",
+        ),
+        (
+            OAuthIssuerNew {
+                jwks: serde_json::json!({"keys": [{"kid": "a"}, {"kid": "a"}]}),
+                ..new.clone()
+            },
+            "jwks.keys[1].kid",
+        ),
+    ] {
+        assert_eq!(
+            field_of(store.put_oauth_issuer("admin", &bad).await.unwrap_err()),
+            field
+        );
+    }
+    store
+        .delete_oauth_issuer("admin", "https://idp.example.com")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .delete_oauth_issuer("admin", "https://idp.example.com")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // The OAuth parameters: text values, checked.
+    assert_eq!(store.get_param("OAuthIssuer").await.unwrap().value, "");
+    assert_eq!(
+        store.get_param("OAuthAudience").await.unwrap().value,
+        "switchboard"
+    );
+    let p = store
+        .set_param("admin", "OAuthIssuer", " https://ucm1.example.com:8443 ")
+        .await
+        .unwrap();
+    assert_eq!(p.value, "https://ucm1.example.com:8443");
+    assert_eq!(
+        store
+            .set_param("admin", "OAuthIssuer", "")
+            .await
+            .unwrap()
+            .value,
+        ""
+    );
+    for bad in [
+        "http://ucm1",
+        "https://",
+        "https://a/b?c=d",
+        "https://ucm1/",
+        "ftp://x",
+    ] {
+        assert_eq!(
+            field_of(
+                store
+                    .set_param("admin", "OAuthIssuer", bad)
+                    .await
+                    .unwrap_err()
+            ),
+            "OAuthIssuer",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        field_of(
+            store
+                .set_param("admin", "OAuthAudience", "a b")
+                .await
+                .unwrap_err()
+        ),
+        "OAuthAudience"
+    );
+    assert_eq!(
+        field_of(
+            store
+                .set_param("admin", "OAuthAudience", "")
+                .await
+                .unwrap_err()
+        ),
+        "OAuthAudience"
+    );
+    store
+        .set_param("admin", "OAuthAudience", "api://switchboard")
+        .await
+        .unwrap();
 }

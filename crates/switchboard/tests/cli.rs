@@ -15,29 +15,31 @@ struct Served {
 }
 
 fn serve() -> Served {
+    serve_with(&[
+        "--https",
+        "127.0.0.1:0",
+        "--config-http",
+        "127.0.0.1:0",
+        "--sip-udp",
+        "127.0.0.1:0",
+        "--sip-tcp",
+        "127.0.0.1:0",
+        "--sip-tls",
+        "127.0.0.1:0",
+        "--sip-oauth",
+        "127.0.0.1:0",
+        "--sip-mra-oauth",
+        "127.0.0.1:0",
+    ])
+}
+
+/// `serve --demo --node-name ucm1` with `sockets` (listen flags), in a fresh data directory.
+fn serve_with(sockets: &[&str]) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--demo",
-            "--node-name",
-            "ucm1",
-            "--https",
-            "127.0.0.1:0",
-            "--config-http",
-            "127.0.0.1:0",
-            "--sip-udp",
-            "127.0.0.1:0",
-            "--sip-tcp",
-            "127.0.0.1:0",
-            "--sip-tls",
-            "127.0.0.1:0",
-            "--sip-oauth",
-            "127.0.0.1:0",
-            "--sip-mra-oauth",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
+        .args(["serve", "--demo", "--node-name", "ucm1"])
+        .args(sockets)
+        .arg("--data-dir")
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -228,6 +230,151 @@ fn the_readme_tour_works_against_a_running_node() {
     assert!(all.contains("wwhite") && all.contains("Stopping"), "{all}");
 }
 
+/// An external issuer's public keys (EC P-256).
+const IDP_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"idp-key-1","x":"Iy3tEV7ci5sYqs4Z6ZB5LkXDI74KeP8zLhR0BxRqx-s","y":"ju8CSQz-Dk7E7RgGfMzw67hNOl0I5fpEO5-ZdOD54vA"}]}"#;
+
+#[test]
+fn oauth_verbs_against_a_running_node() {
+    let node = serve();
+    let data = node.data();
+    let credentials = std::fs::read_to_string(data.join("demo-credentials.txt")).unwrap();
+    let password = credentials
+        .lines()
+        .find_map(|l| l.strip_prefix("wwhite "))
+        .unwrap()
+        .to_string();
+
+    // oauth token: the password on stdin, the token response on stdout.
+    let out = cli_in(
+        &data,
+        &[
+            "oauth",
+            "token",
+            "--user",
+            "wwhite",
+            "--device",
+            "CSFwwhite",
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["token_type"], "Bearer");
+    assert_eq!(answer["scope"], "sip cti");
+    assert!(answer["refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("sbr_"));
+    let out = cli_in(
+        &data,
+        &[
+            "oauth",
+            "token",
+            "--user",
+            "wwhite",
+            "--password-stdin",
+            "--access-token-only",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    let jwt = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(jwt.trim().split('.').count(), 3, "{jwt}");
+    let out = cli_in(
+        &data,
+        &["oauth", "token", "--user", "wwhite", "--password-stdin"],
+        Some("wrong-password\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
+    // Without a terminal and without --password-stdin: a usage error, nothing sent.
+    let out = cli_in(&data, &["oauth", "token", "--user", "wwhite"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+
+    // Keys and their rotation.
+    let keys = node.ok(&["oauth", "keys"]);
+    assert_eq!(keys.lines().count(), 3, "{keys}");
+    assert!(keys.lines().nth(2).unwrap().contains(" signing "), "{keys}");
+    let rotated = node.ok(&["oauth", "rotate-key"]);
+    assert!(rotated.contains("status      signing"), "{rotated}");
+    let keys = node.ok(&["oauth", "keys"]);
+    assert!(
+        keys.contains(" signing ") && keys.contains(" verifying "),
+        "{keys}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&node.ok(&["--json", "oauth", "keys"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // External issuers.
+    let jwks = data.join("idp-jwks.json");
+    std::fs::write(&jwks, IDP_JWKS).unwrap();
+    let out = node.ok(&[
+        "oauth",
+        "issuer",
+        "add",
+        "https://idp.example.com",
+        "--jwks-file",
+        jwks.to_str().unwrap(),
+        "--audience",
+        "ucm",
+    ]);
+    assert!(
+        out.contains("Tokens of https://idp.example.com are accepted now (1 keys)."),
+        "{out}"
+    );
+    let list = node.ok(&["oauth", "issuer", "list"]);
+    assert!(
+        list.contains("https://idp.example.com  ucm       idp-key-1"),
+        "{list}"
+    );
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0"}]}"#,
+    )
+    .unwrap();
+    let out = node.cli(&[
+        "oauth",
+        "issuer",
+        "add",
+        "https://idp2.example.com",
+        "--jwks-file",
+        jwks.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jwks.keys[0].kty"));
+    node.ok(&["oauth", "issuer", "remove", "https://idp.example.com"]);
+    assert_eq!(node.ok(&["oauth", "issuer", "list"]).lines().count(), 2);
+    let out = node.cli(&["oauth", "issuer", "remove", "https://idp.example.com"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let clients = node.ok(&["oauth", "clients"]);
+    assert!(
+        clients.contains("cisco-phone") && clients.contains("jabber"),
+        "{clients}"
+    );
+
+    // Revoke-all.
+    let out = node.ok(&["oauth", "revoke", "--user", "wwhite"]);
+    assert!(
+        out.starts_with("Every OAuth token of wwhite is revoked (2 refresh-token families)."),
+        "{out}"
+    );
+    let out = node.cli(&["oauth", "revoke", "--user", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    let audit = node.ok(&["audit", "--limit", "10"]);
+    assert!(
+        audit.contains("revoke-all") && audit.contains("rotate"),
+        "{audit}"
+    );
+    stop(node);
+}
+
 #[test]
 fn without_a_node_the_cli_says_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,4 +397,68 @@ fn serve_refuses_a_config_with_an_unknown_key() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `https_port`"), "{err}");
+}
+
+#[test]
+fn verify_sip_oauth_names_each_failure_and_its_fix_then_passes() {
+    // The OAuth ports follow the node's configuration (5090/5091) on a loopback address of
+    // their own; the other sockets are ephemeral.
+    let node = serve_with(&[
+        "--listen",
+        "127.0.0.4",
+        "--https",
+        "127.0.0.1:0",
+        "--config-http",
+        "127.0.0.1:0",
+        "--sip-udp",
+        "127.0.0.1:0",
+        "--sip-tcp",
+        "127.0.0.1:0",
+        "--sip-tls",
+        "127.0.0.1:0",
+    ]);
+    let out = node.cli(&["verify", "sip-oauth"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for line in [
+        "FAIL  Cluster SIP OAuth mode: ClusterSIPOAuthMode = 0",
+        "      fix: switchboard sip-oauth-mode enable",
+        "FAIL  Edge-proxy (Expressway-C) entries: none",
+        "PASS  SIP OAuth port on ucm1: listening on 127.0.0.4:5090 (configured 5090)",
+        "PASS  SIP MRA OAuth port on ucm1: listening on 127.0.0.4:5091 (configured 5091)",
+        "PASS  Device CSFwwhite (Cisco Unified Client Services Framework - OAuth auth): OAuth over TLS, owner wwhite",
+        "FAIL  Trust store (tomcat-trust) for the MRA port: empty",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("3 of "),
+        "{out:?}"
+    );
+
+    // Apply the fixes it names; then every check passes.
+    assert!(node.cli(&["sip-oauth-mode", "enable"]).status.success());
+    assert!(node
+        .cli(&[
+            "expressway",
+            "add",
+            "10.0.0.7",
+            "--names",
+            "expc1.example.com"
+        ])
+        .status
+        .success());
+    let ca = node.dir.path().join("edge-ca.pem");
+    std::fs::copy(node.data().join("certs/tomcat.pem"), &ca).unwrap();
+    let imported = node.cli(&["cert", "trust-import", ca.to_str().unwrap()]);
+    assert!(imported.status.success(), "{imported:?}");
+    let out = node.cli(&["verify", "sip-oauth"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("PASS  Edge-proxy (Expressway-C) entries: 10.0.0.7 [expc1.example.com]"),
+        "{text}"
+    );
+    assert!(!text.contains("FAIL"), "{text}");
+    stop(node);
 }

@@ -230,6 +230,47 @@ pub enum TraceEvent {
         reason: String,
     },
 
+    // ---- end-user authentication (local users; LDAP above) ----------------------
+    /// `authenticationDB::login (Authenticating using the local database)`
+    AuthenticatingLocally,
+    /// The credential policy locked a local user out: `Credential policy: user 'wwhite' locked
+    /// out until 2026-01-02T03:04:05Z after 5 failed logons`.
+    LocalUserLockedOut {
+        userid: String,
+        failures: u32,
+        until: String,
+    },
+
+    // ---- OAuth authorization server --------------------------------------------
+    /// Tokens were issued: `OAuth access token issued to 'wwhite' (grant=password,
+    /// client=jabber, device=CSFwwhite, kid=…, expires in 3600 s, refresh token: yes)`.
+    OAuthTokenIssued {
+        userid: String,
+        client_id: String,
+        grant: String,
+        device: Option<String>,
+        kid: String,
+        expires_in: u64,
+        refresh: bool,
+    },
+    /// A token request was refused: `OAuth password grant refused (client=jabber): invalid_grant
+    /// — wrong user name or password`. Never carries a token, code or password.
+    OAuthGrantRefused {
+        grant: String,
+        client_id: String,
+        error: String,
+        reason: String,
+    },
+    /// An authorization code was issued: `OAuth authorization code issued to 'wwhite' for
+    /// client jabber`.
+    OAuthCodeIssued { userid: String, client_id: String },
+    /// A rotated refresh token was presented again: its family is revoked.
+    OAuthRefreshTokenReused { userid: String, family: String },
+    /// Tokens were revoked: `OAuth tokens revoked for 'wwhite': <what>`.
+    OAuthTokensRevoked { userid: String, what: String },
+    /// A signing key was created: `OAuth signing key created: kid=… (retired: k1)`.
+    OAuthKeyCreated { kid: String, retired: Vec<String> },
+
     // ---- anything else -------------------------------------------------------
     /// Free-form text (sanitised like every other text). Prefer a typed variant.
     Text { text: String },

@@ -34,7 +34,10 @@ impl TraceEvent {
         match self {
             AdminAuthenticationFailed { .. }
             | LdapBindFailed { .. }
-            | AuthenticationFailed { .. } => Level::Error,
+            | AuthenticationFailed { .. }
+            | LocalUserLockedOut { .. }
+            | OAuthGrantRefused { .. }
+            | OAuthRefreshTokenReused { .. } => Level::Error,
             DecryptedKeyStatus { success, .. }
             | NonceValidation { success }
             | DecryptedPasswordStatus { success, .. } => {
@@ -66,7 +69,9 @@ impl TraceEvent {
             | NonceIs { .. }
             | CtiUserSettings { .. }
             | SipRegisterReceived { .. }
-            | SipChallengeSent { .. } => Level::Debug,
+            | SipChallengeSent { .. }
+            | AuthenticatingLocally
+            | OAuthCodeIssued { .. } => Level::Debug,
             SipRegistrationRefused { .. }
             | SipBadMessage { .. }
             | SipEdgeProxyRefused { .. }
@@ -93,6 +98,9 @@ impl TraceEvent {
             | CtiDeviceOpenRequest { .. }
             | CtiDeviceOpenResponse { .. }
             | CtiDeviceInServiceEvent { .. }
+            | OAuthTokenIssued { .. }
+            | OAuthTokensRevoked { .. }
+            | OAuthKeyCreated { .. }
             | Text { .. } => Level::Info,
         }
     }
@@ -268,6 +276,46 @@ impl fmt::Display for TraceEvent {
                 f,
                 "Config file request from {peer} refused: {status} for {path} ({reason})"
             ),
+            AuthenticatingLocally => {
+                f.write_str("authenticationDB::login (Authenticating using the local database)")
+            }
+            LocalUserLockedOut { userid, failures, until } => write!(
+                f,
+                "Credential policy: user '{userid}' locked out until {until} after {failures} failed logons"
+            ),
+            OAuthTokenIssued { userid, client_id, grant, device, kid, expires_in, refresh } => {
+                write!(f, "OAuth access token issued to '{userid}' (grant={grant}, client={client_id}, ")?;
+                if let Some(device) = device {
+                    write!(f, "device={device}, ")?;
+                }
+                write!(
+                    f,
+                    "kid={kid}, expires in {expires_in} s, refresh token: {})",
+                    if *refresh { "yes" } else { "no" }
+                )
+            }
+            OAuthGrantRefused { grant, client_id, error, reason } => write!(
+                f,
+                "OAuth {grant} grant refused (client={client_id}): {error} - {reason}"
+            ),
+            OAuthCodeIssued { userid, client_id } => write!(
+                f,
+                "OAuth authorization code issued to '{userid}' for client {client_id}"
+            ),
+            OAuthRefreshTokenReused { userid, family } => write!(
+                f,
+                "OAuth refresh token reused for '{userid}': token family {family} revoked"
+            ),
+            OAuthTokensRevoked { userid, what } => {
+                write!(f, "OAuth tokens revoked for '{userid}': {what}")
+            }
+            OAuthKeyCreated { kid, retired } => {
+                write!(f, "OAuth signing key created: kid={kid}")?;
+                if !retired.is_empty() {
+                    write!(f, " (retired: {})", retired.join(", "))?;
+                }
+                Ok(())
+            }
             Text { text } => f.write_str(text),
         }
     }

@@ -99,6 +99,86 @@ fn cti_authentication_texts_match_cucm() {
 }
 
 #[test]
+fn oauth_and_credential_policy_texts() {
+    use TraceEvent::*;
+    let cases: Vec<(TraceEvent, &str, Level)> = vec![
+        (
+            AuthenticatingLocally,
+            "authenticationDB::login (Authenticating using the local database)",
+            Level::Debug,
+        ),
+        (
+            LocalUserLockedOut { userid: s("wwhite"), failures: 5, until: s("2026-01-02T03:04:05Z") },
+            "Credential policy: user 'wwhite' locked out until 2026-01-02T03:04:05Z after 5 failed logons",
+            Level::Error,
+        ),
+        (
+            OAuthTokenIssued {
+                userid: s("wwhite"),
+                client_id: s("jabber"),
+                grant: s("password"),
+                device: Some(s("CSFwwhite")),
+                kid: s("k1"),
+                expires_in: 3600,
+                refresh: true,
+            },
+            "OAuth access token issued to 'wwhite' (grant=password, client=jabber, device=CSFwwhite, \
+             kid=k1, expires in 3600 s, refresh token: yes)",
+            Level::Info,
+        ),
+        (
+            OAuthTokenIssued {
+                userid: s("wwhite"),
+                client_id: s("jabber"),
+                grant: s("refresh_token"),
+                device: None,
+                kid: s("k1"),
+                expires_in: 60,
+                refresh: false,
+            },
+            "OAuth access token issued to 'wwhite' (grant=refresh_token, client=jabber, kid=k1, \
+             expires in 60 s, refresh token: no)",
+            Level::Info,
+        ),
+        (
+            OAuthGrantRefused {
+                grant: s("password"),
+                client_id: s("jabber"),
+                error: s("invalid_grant"),
+                reason: s("wrong user name or password"),
+            },
+            "OAuth password grant refused (client=jabber): invalid_grant - wrong user name or password",
+            Level::Error,
+        ),
+        (
+            OAuthCodeIssued { userid: s("wwhite"), client_id: s("jabber") },
+            "OAuth authorization code issued to 'wwhite' for client jabber",
+            Level::Debug,
+        ),
+        (
+            OAuthRefreshTokenReused { userid: s("wwhite"), family: s("f1") },
+            "OAuth refresh token reused for 'wwhite': token family f1 revoked",
+            Level::Error,
+        ),
+        (
+            OAuthTokensRevoked { userid: s("wwhite"), what: s("every token (revoke-all)") },
+            "OAuth tokens revoked for 'wwhite': every token (revoke-all)",
+            Level::Info,
+        ),
+        (
+            OAuthKeyCreated { kid: s("k2"), retired: vec![s("k1")] },
+            "OAuth signing key created: kid=k2 (retired: k1)",
+            Level::Info,
+        ),
+        (OAuthKeyCreated { kid: s("k1"), retired: vec![] }, "OAuth signing key created: kid=k1", Level::Info),
+    ];
+    for (event, want, level) in cases {
+        assert_eq!(event.to_string(), want);
+        assert_eq!(event.level(), level, "{want}");
+    }
+}
+
+#[test]
 fn default_levels() {
     assert_eq!(TraceEvent::AuthLoginEnter.level(), Level::Detailed);
     assert_eq!(

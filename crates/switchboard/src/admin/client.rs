@@ -330,6 +330,41 @@ impl Client {
             })
     }
 
+    /// Posts a form to `<base>/<segments…>` outside `/api` (the OAuth endpoints), without the
+    /// admin token: the endpoint authenticates the form's own credentials.
+    pub async fn post_public_form(
+        &self,
+        segments: &[&str],
+        form: &[(&str, &str)],
+    ) -> Result<Value, CliError> {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        let shown = url.to_string();
+        let connect_err = |e: reqwest::Error| CliError::Connect {
+            url: shown.clone(),
+            cause: cause_chain(&e),
+        };
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(connect_err)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(connect_err)?;
+        if !status.is_success() {
+            return Err(api_error(status, &shown, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Connect {
+            url: shown,
+            cause: format!("the answer is not JSON: {e}"),
+        })
+    }
+
     pub async fn get(&self, segments: &[&str]) -> Result<Option<Value>, CliError> {
         self.send(Method::GET, segments, &[], None).await
     }

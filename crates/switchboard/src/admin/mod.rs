@@ -12,6 +12,7 @@ mod expressway;
 mod ldap;
 mod line;
 mod node;
+mod oauth;
 mod output;
 mod param;
 mod ports;
@@ -21,6 +22,7 @@ mod sip_oauth;
 mod sql;
 mod trace;
 mod user;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +102,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: cert::CertCommand,
     },
+    /// The OAuth authorization server: signing keys, revocation, external issuers, clients,
+    /// and logging a user in (`oauth token`).
+    Oauth {
+        #[command(subcommand)]
+        command: oauth::OAuthCommand,
+    },
     /// Cluster-wide SIP OAuth mode (the seed's `utils sipOAuth-mode`).
     SipOauthMode {
         #[command(subcommand)]
@@ -118,6 +126,12 @@ pub enum AdminCommand {
     Trace {
         #[command(subcommand)]
         command: trace::TraceCommand,
+    },
+    /// Checks a feature end to end, printing PASS/FAIL per check with the fix (the seed's
+    /// "Verificar" steps).
+    Verify {
+        #[command(subcommand)]
+        command: verify::VerifyCommand,
     },
     /// The latest entries of the audit log.
     Audit {
@@ -151,6 +165,8 @@ async fn dispatch(connect: &ConnectArgs, command: AdminCommand) -> Result<(), Cl
         AdminCommand::Ldap { command } => ldap::run(&client, command).await,
         AdminCommand::Expressway { command } => expressway::run(&client, command).await,
         AdminCommand::Cert { command } => cert::run(&client, command).await,
+        AdminCommand::Oauth { command } => oauth::run(&client, command).await,
+        AdminCommand::Verify { command } => verify::run(&client, command).await,
         AdminCommand::SipOauthMode { command } => sip_oauth::run(&client, command).await,
         AdminCommand::Sql { query } => sql::run(&client, query).await,
         AdminCommand::Ports => ports::run(&client).await,

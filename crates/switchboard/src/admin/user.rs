@@ -211,7 +211,11 @@ pub fn user_detail(u: &User) -> String {
         ("modify_calling_number", yes_no(u.modify_calling_number)),
         ("call_monitor", yes_no(u.call_monitor)),
         ("call_record", yes_no(u.call_record)),
+        ("failed_logons", u.failed_logons.to_string()),
     ];
+    if let Some(until) = &u.locked_until {
+        rows.push(("locked_until", until.clone()));
+    }
     rows.extend(
         u.controlled_devices
             .iter()
@@ -242,6 +246,8 @@ mod tests {
             call_record: false,
             controlled_devices: devices.iter().map(|d| d.to_string()).collect(),
             has_password: true,
+            failed_logons: 0,
+            locked_until: None,
             created_at: "2024-05-01T10:00:00Z".into(),
             updated_at: "2024-05-01T10:00:00Z".into(),
         }
