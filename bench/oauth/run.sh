@@ -18,10 +18,13 @@ SECONDS_PER_GRANT=${SECONDS_PER_GRANT:-10}
 GRANT=${GRANT:-both}
 RESULTS=${RESULTS:-/tmp/switchboard-bench-results/oauth.txt}
 
-pin() { # pin <cpus> <command...>
+# A command line, prefixed with taskset when CPUs are given (taskset execs the command, so a
+# background job's $! is the command's own PID).
+pinned() { # pinned <cpus> <command...>: sets the array `cmd`
     local cpus=$1
     shift
-    if [ -n "$cpus" ] && command -v taskset >/dev/null; then taskset -c "$cpus" "$@"; else "$@"; fi
+    cmd=("$@")
+    if [ -n "$cpus" ] && command -v taskset >/dev/null; then cmd=(taskset -c "$cpus" "$@"); fi
 }
 
 cargo build --release --quiet -p switchboard --bin switchboard
@@ -37,9 +40,10 @@ trap cleanup EXIT
 
 store=()
 if [ -n "${STORE_URL:-}" ]; then store=(--store-url "$STORE_URL"); fi
-pin "${SERVER_CPUS:-}" ./target/release/switchboard serve --demo --node-name oauthbench \
+pinned "${SERVER_CPUS:-}" ./target/release/switchboard serve --demo --node-name oauthbench \
     --https 127.0.0.1:0 --sip-udp 127.0.0.1:0 --sip-tcp 127.0.0.1:0 --sip-tls 127.0.0.1:0 \
-    --data-dir "$data/node" "${store[@]}" >"$data/serve.log" 2>&1 &
+    --data-dir "$data/node" "${store[@]}"
+"${cmd[@]}" >"$data/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 300); do
     [ -s "$data/node/node.url" ] && break
@@ -53,6 +57,7 @@ backend=sqlite
 [ -n "${STORE_URL:-}" ] && backend=postgres
 {
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git rev-parse --short HEAD 2>/dev/null || echo '?') store=$backend nproc=$(nproc)"
-    pin "${CLIENT_CPUS:-}" ./target/release/examples/bench_oauth "$data/node" \
+    pinned "${CLIENT_CPUS:-}" ./target/release/examples/bench_oauth "$data/node" \
         --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_GRANT" --grant "$GRANT"
+    "${cmd[@]}"
 } | tee -a "$RESULTS"
