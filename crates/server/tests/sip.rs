@@ -1583,9 +1583,14 @@ async fn sip_mra_port_admits_listed_edge_proxies_only() {
         Some(json!({"hostnameorip": "10.0.0.7", "x509subjectnameoraltname": "expc1.example.com,expc2.example.com"})),
     )
     .await;
+    // The edge proxy relays the softphone's REGISTER: its own Via on top, the client's below,
+    // and a Path header (RFC 3327).
+    let relayed = format!(
+        "Via: SIP/2.0/TLS 198.51.100.20:51778;branch=z9hG4bK-jabber;rport\r\nPath: <sip:expc1.example.com;lr>\r\n{auth}"
+    );
     let mut ok = String::new();
     for _ in 0..50 {
-        ok = bearer_register(&n, mra, Some(&listed), "CSFwwhite", &auth)
+        ok = bearer_register(&n, mra, Some(&listed), "CSFwwhite", &relayed)
             .await
             .unwrap_or_default();
         if ok.starts_with("SIP/2.0 200 ") {
@@ -1596,6 +1601,14 @@ async fn sip_mra_port_admits_listed_edge_proxies_only() {
     assert!(
         ok.starts_with("SIP/2.0 200 OK\r\n"),
         "listed edge proxy: {ok}"
+    );
+    assert!(
+        ok.contains("\r\nVia: SIP/2.0/TLS 198.51.100.20:51778;branch=z9hG4bK-jabber;rport\r\n"),
+        "both Vias come back: {ok}"
+    );
+    assert!(
+        ok.contains("\r\nPath: <sip:expc1.example.com;lr>\r\n"),
+        "the Path comes back: {ok}"
     );
 
     // A trusted certificate whose names are not listed: the connection is closed, and the

@@ -774,6 +774,10 @@ impl Registrar {
             }
         }
         let mut response = self.response(req, 200, "OK");
+        // RFC 3327 §5.3: the Path an edge proxy recorded goes back in the 200, in order.
+        for path in req.headers.lines("Path") {
+            response = response.with_header("Path", path);
+        }
         let mut granted_header = None;
         for b in &remaining {
             let left = b.expires_at.saturating_duration_since(now).as_secs();
