@@ -2,14 +2,19 @@
 # One bounded registrar measurement of one server: start it fresh (empty location table) pinned
 # to CPU0, drive it with SIPp pinned to CPU1 (through stunnel for TLS, as Debian's SIPp has no
 # TLS), collect CPU, memory and SIPp's counts, stop it, print one TSV line.
-#   SERVER=switchboard|kamailio CASE=udp-digest|tls-digest RATE=4000 COUNT=80000 ./run.sh
+#   SERVER=switchboard|kamailio CASE=udp-digest|tls-digest|tls-bearer RATE=4000 COUNT=80000 ./run.sh
+# tls-bearer: REGISTER -> 407 -> REGISTER with an OAuth access token (RFC 8898) over TLS:
+# Switchboard's SIP OAuth port 5090 (ES256 tokens of its own authorization server,
+# $DATA/bearer.csv), Kamailio's 5061 with the team's HS256 check in script (WITH_BEARER,
+# $DATA/bearer-kamailio.csv, secret $DATA/jwt.secret); prepare.sh writes them.
 # Knobs: TLSCONN=1 (one TLS connection) | n (a new connection, full handshake, per
-# registration); LIMIT (registrations in flight, 5000); DATA (prepare.sh's dir); OUT (results).
+# registration); LIMIT (registrations in flight, 5000); DATA (prepare.sh's dir); OUT (results);
+# DEVICES (use only the CSV's first DEVICES devices, re-registering them in turn).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SERVER=${SERVER:?set SERVER=switchboard or kamailio}
-CASE=${CASE:?set CASE=udp-digest or tls-digest}
+CASE=${CASE:?set CASE=udp-digest, tls-digest or tls-bearer}
 RATE=${RATE:-2000}
 COUNT=${COUNT:-$((RATE * 20))}
 LIMIT=${LIMIT:-5000}
@@ -23,13 +28,34 @@ if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1
   echo "warning: kernel.sched_autogroup_enabled=1: other sessions' load shares the pinned cores (see README)" >&2
 fi
 
-TP=UDP; CTP=udp; T=u1; DEST=127.0.0.1:5060; STUNNEL=0
-if [ "$CASE" = tls-digest ]; then
-  TP=TLS; CTP=tls; DEST=127.0.0.1:15061; STUNNEL=1
-  if [ "$TLSCONN" = n ]; then T=tn; else T=t1; fi
+TP=UDP; CTP=udp; T=u1; DEST=127.0.0.1:5060; STUNNEL=0; UPSTREAM=5061
+SCENARIO="$HERE/sipp/reg_digest.xml"; CSV="$DATA/devices.csv"; KEYS=()
+case "$CASE" in
+  udp-digest) ;;
+  tls-digest|tls-bearer)
+    TP=TLS; CTP=tls; DEST=127.0.0.1:15061; STUNNEL=1
+    if [ "$TLSCONN" = n ]; then T=tn; else T=t1; fi ;;
+  *) echo "unknown CASE $CASE" >&2; exit 2 ;;
+esac
+if [ "$CASE" = tls-bearer ]; then
+  SCENARIO="$HERE/sipp/reg_bearer.xml"
+  if [ "$SERVER" = kamailio ]; then
+    # the team's script parses RFC 6750's bare form
+    CSV="$DATA/bearer-kamailio.csv"; KEYS=(-key tok_open "" -key tok_close "")
+  else
+    # the seed's (Cisco's) form, on the SIP OAuth port
+    CSV="$DATA/bearer.csv"; KEYS=(-key tok_open 'token="' -key tok_close '"'); UPSTREAM=5090
+  fi
+  [ -f "$CSV" ] || { echo "no $CSV: run $HERE/prepare.sh (BEARER_N) first" >&2; exit 2; }
 fi
 RUN="$OUT/$SERVER-$CASE-c$TLSCONN-r$RATE-m$COUNT-$(date +%H%M%S)"
 mkdir -p "$RUN"
+if [ -n "${DEVICES:-}" ]; then
+  # only the first DEVICES devices, registered again and again (SEQUENTIAL wraps): with
+  # tls-bearer and DEVICES <= 10000 (the node's token cache) every token after the first pass
+  # is a cache hit
+  head -n $((DEVICES + 1)) "$CSV" > "$RUN/devices.csv"; CSV="$RUN/devices.csv"
+fi
 PID=""; SPID=""
 cleanup() {
   [ -n "$SPID" ] && kill "$SPID" 2>/dev/null || true
@@ -42,10 +68,11 @@ trap cleanup EXIT
 
 CERT="$DATA/sb/certs/tomcat.pem"; KEY="$DATA/sb/certs/tomcat-key.pem"
 if [ "$SERVER" = kamailio ]; then
-  DEFS=(-A WITH_DIGEST)
-  [ "$CASE" = tls-digest ] && DEFS+=(-A WITH_TLS)
+  DEFS=(-A WITH_DIGEST); SECRET=unused
+  if [ "$CASE" = tls-bearer ]; then DEFS=(-A WITH_BEARER); SECRET=$(cat "$DATA/jwt.secret"); fi
+  [ "$TP" = TLS ] && DEFS+=(-A WITH_TLS)
   for f in registrar.cfg tls.cfg; do
-    sed -e "s#@DATA@#$DATA#g" -e "s#@RUN@#$RUN#g" -e "s#@CHILDREN@#2#g" -e "s#@JWT_SECRET@#unused#g" \
+    sed -e "s#@DATA@#$DATA#g" -e "s#@RUN@#$RUN#g" -e "s#@CHILDREN@#2#g" -e "s#@JWT_SECRET@#$SECRET#g" \
         -e "s#@CERT@#$CERT#g" -e "s#@KEY@#$KEY#g" "$HERE/kamailio/$f.in" > "$RUN/$f"
   done
   [ -f "$CERT" ] || { echo "no certificate yet: start switchboard once (prepare.sh does)" >&2; exit 2; }
@@ -63,9 +90,19 @@ else
   SB=(taskset -c 1 "$BIN" --data-dir "$DATA/sb")
   "${SB[@]}" param set SipMaxRegistrationExpiresSeconds 3600 >/dev/null
   "${SB[@]}" trace level sip error >/dev/null
-  if [ "$CASE" = tls-digest ]; then TRANSPORT=tls; else TRANSPORT=tcp-udp; fi
-  "${SB[@]}" profile set "Bench digest" --transport "$TRANSPORT" >/dev/null
-  sleep 1
+  if [ "$CASE" = tls-bearer ]; then
+    # softphones on the "Bench OAuth" profile (TLS + OAuth, bench_bearer); the cluster's mode on
+    "${SB[@]}" sip-oauth-mode enable >/dev/null
+  else
+    if [ "$CASE" = tls-digest ]; then TRANSPORT=tls; else TRANSPORT=tcp-udp; fi
+    "${SB[@]}" profile set "Bench digest" --transport "$TRANSPORT" >/dev/null
+  fi
+  # The changes above make the node reload its device cache and OAuth state (large with many
+  # devices and users): measure only once it is idle again (< 5 % of a core over 0.5 s).
+  for _ in $(seq 60); do
+    a=$(awk '{print $14+$15}' "/proc/$PID/stat"); sleep 0.5; b=$(awk '{print $14+$15}' "/proc/$PID/stat")
+    [ $((b - a)) -le 2 ] && break
+  done
   PIDS="$PID"
 fi
 
@@ -79,7 +116,7 @@ debug = 3
 client = yes
 sessionResume = no
 accept = 127.0.0.1:15061
-connect = 127.0.0.1:5061
+connect = 127.0.0.1:$UPSTREAM
 CONF
   taskset -c 1 stunnel "$RUN/stunnel.conf" > /dev/null 2>&1 &
   SPID=$!
@@ -96,8 +133,8 @@ cpustat > "$RUN/procstat.before"
 T0=$(date +%s.%N)
 set +e
 ( cd "$RUN" && /usr/bin/time -f "%U %S %e" -o "$RUN/sipp.time" timeout "$MAXWALL" taskset -c 1 \
-  sipp "$DEST" -sf "$HERE/sipp/reg_digest.xml" -inf "$DATA/devices.csv" -t "$T" -i 127.0.0.1 -p 25060 \
-    -key tp "$TP" -key ctp "$CTP" \
+  sipp "$DEST" -sf "$SCENARIO" -inf "$CSV" -t "$T" -i 127.0.0.1 -p 25060 \
+    -key tp "$TP" -key ctp "$CTP" "${KEYS[@]}" \
     -r "$RATE" -rp 1000 -m "$COUNT" -l "$LIMIT" -recv_timeout 5000 \
     -max_recv_loops 5000 -max_sched_loops 5000 -buff_size 4194304 \
     -max_socket 10000 -nostdin -trace_stat -stf "$RUN/sipp_stat.csv" -fd 1 \

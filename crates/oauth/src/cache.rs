@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::verify::{VerifiedToken, LEEWAY};
 
-/// Most tokens kept.
-pub const CAPACITY: usize = 10_000;
+/// Most tokens kept: one per registered softphone of a large site (about 300 B each).
+pub const CAPACITY: usize = 100_000;
 
 pub(crate) type TokenKey = [u8; 32];
 

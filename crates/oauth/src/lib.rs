@@ -211,8 +211,15 @@ impl OAuthService {
     pub fn spawn_refresher(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(self);
         let purge_every = (3600 / every.as_secs().max(1)).max(1);
+        // A full reload reads every user (seconds of CPU with 100,000 of them): it is done when
+        // the audit log shows a change (every change is audited, on any node), and at least
+        // every FULL_RELOAD ticks (10 minutes at 5 s) in case another node's clock put its newest
+        // entry behind ours.
+        const FULL_RELOAD: u64 = 120;
         tokio::spawn(async move {
             let mut ticks: u64 = 0;
+            let mut since_full: u64 = 0;
+            let mut seen: Option<String> = None;
             let mut interval = tokio::time::interval(every);
             interval.tick().await;
             loop {
@@ -220,8 +227,16 @@ impl OAuthService {
                 let Some(service) = weak.upgrade() else {
                     return;
                 };
-                if let Err(e) = service.reload().await {
-                    tracing::warn!(error = %e, "OAuth state reload failed");
+                let latest = service.store.latest_audit_id().await.ok().flatten();
+                since_full += 1;
+                if latest != seen || since_full >= FULL_RELOAD {
+                    match service.reload().await {
+                        Ok(()) => {
+                            seen = latest;
+                            since_full = 0;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "OAuth state reload failed"),
+                    }
                 }
                 ticks += 1;
                 if ticks >= purge_every {

@@ -28,8 +28,10 @@ pub struct DeviceAuth {
 
 /// How long an unknown device name is remembered as unknown.
 const NEGATIVE_TTL: Duration = Duration::from_secs(5);
-/// Most entries kept; the cache is cleared when it grows past this.
-const MAX_ENTRIES: usize = 200_000;
+/// Most entries kept (provisioned devices and remembered unknown names); past this, unknown
+/// names are dropped first, then everything. Sized for the largest clusters (CUCM's is 40,000
+/// phones per node): a node preloads every device of the cluster.
+const MAX_ENTRIES: usize = 1_000_000;
 
 enum Entry {
     Known(Arc<DeviceAuth>),
@@ -73,7 +75,12 @@ impl DeviceCache {
         let loaded = self.load(name).await?;
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+                // Names that were not found go first (a flood of unknown names must not evict
+                // the provisioned devices); only then everything.
+                entries.retain(|_, e| matches!(e, Entry::Known(_)));
+                if entries.len() >= MAX_ENTRIES {
+                    entries.clear();
+                }
             }
             let entry = match &loaded {
                 Some(d) => Entry::Known(d.clone()),

@@ -243,6 +243,17 @@ impl Store {
     }
 
     /// The newest `limit` audit entries, newest first.
+    /// The newest audit entry's id. Every change is audited in its own transaction, so a new
+    /// value means something changed (a cheap probe for caches that mirror the store).
+    pub async fn latest_audit_id(&self) -> Result<Option<String>> {
+        let row: (Option<String>,) = db!(self, |pool| {
+            sqlx::query_as("SELECT max(id) FROM auditlog")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(row.0)
+    }
+
     pub async fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
         let rows: Vec<(String, String, String, String, String, String, String)> =
             db!(self, |pool| {
