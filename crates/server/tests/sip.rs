@@ -1200,6 +1200,8 @@ impl Node {
             .parse()
             .unwrap()
     }
+    /// Sets the cluster's SIP OAuth mode and waits until the registrar has applied it (the
+    /// change reaches it asynchronously, within milliseconds).
     async fn set_oauth_mode(&self, on: bool) {
         self.api(
             reqwest::Method::PUT,
@@ -1207,6 +1209,13 @@ impl Node {
             Some(json!({ "enabled": on })),
         )
         .await;
+        for _ in 0..250 {
+            if self.node.sip.registrar.oauth_mode() == on {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the registrar did not apply SIP OAuth mode {on}");
     }
     /// An access token for `user` bound to `device`, from the password grant over HTTPS.
     async fn access_token(&self, user: &str, device: &str) -> String {

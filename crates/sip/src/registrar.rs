@@ -128,6 +128,11 @@ impl Registrar {
         }
     }
 
+    /// Whether the cluster's SIP OAuth mode is on, as this registrar last read it.
+    pub fn oauth_mode(&self) -> bool {
+        self.oauth_mode.load(Ordering::Relaxed)
+    }
+
     /// Gives the registrar the node's token verifier (bearer registration on the OAuth
     /// ports; without one those ports answer 503).
     pub fn set_bearer_verifier(&self, verifier: Arc<dyn BearerVerifier>) {
