@@ -283,6 +283,8 @@ pub async fn serve_udp(
 ) {
     let mut buf = vec![0u8; 65_536];
     let mut answers: Vec<(Arc<Vec<u8>>, SocketAddr)> = Vec::with_capacity(UDP_BATCH);
+    // UDP has no client certificate: one empty list shared by every datagram.
+    let no_peer_names: Arc<[String]> = Arc::from(Vec::new());
     loop {
         tokio::select! {
             _ = until_stopped(&mut shutdown) => return,
@@ -300,7 +302,9 @@ pub async fn serve_udp(
                     break;
                 }
             };
-            if let Some(answer) = udp_datagram(&buf[..len], source, &dispatcher, &limits).await {
+            if let Some(answer) =
+                udp_datagram(&buf[..len], source, &dispatcher, &limits, &no_peer_names).await
+            {
                 answers.push(answer);
             }
         }
@@ -321,6 +325,7 @@ async fn udp_datagram(
     source: SocketAddr,
     dispatcher: &Dispatcher,
     limits: &TransportLimits,
+    no_peer_names: &Arc<[String]>,
 ) -> Option<(Arc<Vec<u8>>, SocketAddr)> {
     if data.iter().all(|b| b.is_ascii_whitespace()) {
         return None; // keep-alive
@@ -350,7 +355,7 @@ async fn udp_datagram(
                 transport: Transport::Udp,
                 source,
                 flow: None,
-                peer_names: Arc::from(Vec::new()),
+                peer_names: no_peer_names.clone(),
                 port: PortKind::Standard,
             };
             let bytes = dispatcher.handle(msg, &inbound).await?;
