@@ -4,8 +4,13 @@
 #     with trust auth is used; otherwise Debian's postgresql is installed when missing and a
 #     private throw-away cluster is started on 127.0.0.1:55432);
 #   - SIPp (Debian's sip-tester) and stunnel (SIPp has no TLS) for the SIP end-to-end tests;
+#   - a real Active Directory for the LDAP tests: scripts/test-ad.sh installs Samba when missing,
+#     provisions one domain once into /tmp/switchboard-test-ad (reused by later runs) and starts
+#     its domain controllers on 127.0.0.1 and 127.0.0.2 (LDAP tests skip only without
+#     SWITCHBOARD_TEST_AD, which this script always sets);
 #   - then formatting, clippy (warnings are errors) and the whole workspace's tests.
-# Environment: SWITCHBOARD_TEST_PG=<url> to use another PostgreSQL server.
+# Environment: SWITCHBOARD_TEST_PG=<url> to use another PostgreSQL server;
+# SWITCHBOARD_TEST_AD_DIR=<dir> to keep the test AD elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +65,11 @@ log "PostgreSQL for tests: $SWITCHBOARD_TEST_PG"
 for db in $(psql "$SWITCHBOARD_TEST_PG" -Atqc "select datname from pg_database where datname like 'sbtest_%'"); do
     psql "$SWITCHBOARD_TEST_PG" -qc "drop database if exists $db" >/dev/null 2>&1 || true
 done
+
+log "Active Directory for tests (Samba AD)"
+ad_env=$(./scripts/test-ad.sh)
+eval "$ad_env"
+log "Active Directory for tests: $SWITCHBOARD_TEST_AD (plain binds), $SWITCHBOARD_TEST_AD_STRONG (TLS required)"
 
 log "cargo fmt --check"
 cargo fmt --all --check

@@ -19,7 +19,8 @@ for tool in sipp kamailio stunnel taskset python3; do
 done
 mkdir -p "$DATA"
 (cd "$ROOT" && cargo build --release -p switchboard \
-  && cargo build --release -p switchboard-server --example bench_provision --example bench_bearer)
+  && cargo build --release -p switchboard-server --example bench_provision --example bench_bearer \
+  && cargo build --release -p switchboard-sip --example tls_relay)
 if [ "$BEARER_ONLY" != 1 ]; then
   rm -rf "$DATA/sb"
   "$ROOT/target/release/examples/bench_provision" "$DATA/sb" "$N" "$DATA/devices.csv"

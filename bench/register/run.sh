@@ -9,7 +9,9 @@
 # $DATA/bearer-kamailio.csv, secret $DATA/jwt.secret); prepare.sh writes them.
 # Knobs: TLSCONN=1 (one TLS connection) | n (a new connection, full handshake, per
 # registration); LIMIT (registrations in flight, 5000); DATA (prepare.sh's dir); OUT (results);
-# DEVICES (use only the CSV's first DEVICES devices, re-registering them in turn).
+# DEVICES (use only the CSV's first DEVICES devices, re-registering them in turn);
+# RELAY=stunnel | rust: what carries SIPp's TCP over TLS (rust: crates/sip/examples/tls_relay.rs,
+# a lighter client than stunnel; its CPU is reported in stunnel's column).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -23,6 +25,29 @@ DATA=${DATA:-/tmp/switchboard-bench}
 OUT=${OUT:-/tmp/switchboard-bench-results}
 MAXWALL=${MAXWALL:-120}
 BIN="$ROOT/target/release/switchboard"
+RELAY=${RELAY:-stunnel}
+# SERVER_QUOTA=50: the server gets at most that percentage of CPU0 (CFS bandwidth control,
+# 10 ms period), so that one core of SIPp can saturate it: the rate ratio of two servers at
+# saturation under the same quota is the ratio of what each does with the same CPU time.
+SERVER_QUOTA=${SERVER_QUOTA:-}
+LAUNCH=()
+if [ -n "$SERVER_QUOTA" ]; then
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CG=/sys/fs/cgroup/switchboard-bench; mkdir -p "$CG"
+    echo "$((SERVER_QUOTA * 100)) 10000" > "$CG/cpu.max"
+  else
+    CG=/sys/fs/cgroup/cpu/switchboard-bench; mkdir -p "$CG"
+    echo 10000 > "$CG/cpu.cfs_period_us"; echo $((SERVER_QUOTA * 100)) > "$CG/cpu.cfs_quota_us"
+  fi
+  # the server and every process it forks run in the group
+  LAUNCH=(sh -c "echo \$\$ > $CG/cgroup.procs && exec \"\$@\"" sh)
+fi
+RELAY_BIN="$ROOT/target/release/examples/tls_relay"
+case "$RELAY" in
+  stunnel) ;;
+  rust) [ -x "$RELAY_BIN" ] || { echo "no $RELAY_BIN: run prepare.sh (it builds it)" >&2; exit 2; } ;;
+  *) echo "unknown RELAY $RELAY (stunnel | rust)" >&2; exit 2 ;;
+esac
 [ -f "$DATA/devices.csv" ] || { echo "run $HERE/prepare.sh first" >&2; exit 2; }
 if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
   echo "warning: kernel.sched_autogroup_enabled=1: other sessions' load shares the pinned cores (see README)" >&2
@@ -48,7 +73,7 @@ if [ "$CASE" = tls-bearer ]; then
   fi
   [ -f "$CSV" ] || { echo "no $CSV: run $HERE/prepare.sh (BEARER_N) first" >&2; exit 2; }
 fi
-RUN="$OUT/$SERVER-$CASE-c$TLSCONN-r$RATE-m$COUNT-$(date +%H%M%S)"
+RUN="$OUT/$SERVER-$CASE-c$TLSCONN-r$RATE-m$COUNT-$RELAY-q${SERVER_QUOTA:-100}-$(date +%H%M%S)"
 mkdir -p "$RUN"
 if [ -n "${DEVICES:-}" ]; then
   # only the first DEVICES devices, registered again and again (SEQUENTIAL wraps): with
@@ -76,14 +101,14 @@ if [ "$SERVER" = kamailio ]; then
         -e "s#@CERT@#$CERT#g" -e "s#@KEY@#$KEY#g" "$HERE/kamailio/$f.in" > "$RUN/$f"
   done
   [ -f "$CERT" ] || { echo "no certificate yet: start switchboard once (prepare.sh does)" >&2; exit 2; }
-  taskset -c 0 kamailio -f "$RUN/registrar.cfg" "${DEFS[@]}" -DD -E -m 1024 -M 256 -P "$RUN/k.pid" -Y "$RUN" \
+  "${LAUNCH[@]}" taskset -c 0 kamailio -f "$RUN/registrar.cfg" "${DEFS[@]}" -DD -E -m 1024 -M 256 -P "$RUN/k.pid" -Y "$RUN" \
     > "$RUN/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do kamcmd -s "unix:$RUN/kamailio_ctl" core.uptime >/dev/null 2>&1 && break; sleep 0.2; done
   PIDS="$PID $(ps -o pid= --ppid "$PID" | tr '\n' ' ')"
 else
   rm -f "$DATA/sb/node.url"
-  taskset -c 0 "$BIN" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
+  "${LAUNCH[@]}" taskset -c 0 "$BIN" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
     --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 --sip-oauth 127.0.0.1:5090 --sip-mra-oauth 127.0.0.1:5091 --config-http 127.0.0.1:6970 > "$RUN/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
@@ -106,7 +131,11 @@ else
   PIDS="$PID"
 fi
 
-if [ "$STUNNEL" = 1 ]; then
+if [ "$STUNNEL" = 1 ] && [ "$RELAY" = rust ]; then
+  taskset -c 1 "$RELAY_BIN" 127.0.0.1:15061 "127.0.0.1:$UPSTREAM" > "$RUN/relay.log" 2>&1 &
+  SPID=$!
+  sleep 0.5
+elif [ "$STUNNEL" = 1 ]; then
   cat > "$RUN/stunnel.conf" <<CONF
 foreground = yes
 pid =

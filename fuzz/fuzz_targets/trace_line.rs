@@ -18,5 +18,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = format_line(&line);
     }
     let clean = sanitize(input);
-    assert!(!clean.contains('\n') && !clean.contains('\r'), "sanitised text is one line");
+    assert!(
+        !clean.contains('\n') && !clean.contains('\r'),
+        "sanitised text is one line"
+    );
 });

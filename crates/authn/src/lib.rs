@@ -2,8 +2,10 @@
 //! against the directory the user belongs to, chosen by the user's `source` — the store's
 //! Argon2id hash for local users (with the credential policy: failed logons counted, lockout
 //! for `CredentialPolicyLockoutMinutes` after `CredentialPolicyFailedLogonThreshold`
-//! failures, reset on success), LDAP / Active Directory later (SPEC §5; a closed
-//! [`Directory`] enum so that it slots in).
+//! failures, reset on success), or LDAP / Active Directory ([`ldap`], SPEC §5: service-account
+//! search, then a bind as the user's DN) configured in the store's `ldapauthentication` /
+//! `ldapserver` tables; the directory client (with its pools) is rebuilt when those settings
+//! change.
 //!
 //! Used by the OAuth token and authorization endpoints now, by CTI login later. Each attempt
 //! is one trace signal in the `auth` service with the CUCM-style steps (`userid is …`,
@@ -12,10 +14,12 @@
 //! user costs one verification too, so that timing does not tell which users exist.
 
 pub mod clock;
+mod crypto;
 mod failure;
+pub mod ldap;
 mod local;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use switchboard_store::model::UserSource;
 use switchboard_store::Store;
@@ -23,7 +27,9 @@ use switchboard_trace::{Level, Service, TraceEvent, Tracer};
 use tokio::sync::Semaphore;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use crypto::NodeCrypto;
 pub use failure::AuthFailure;
+pub use ldap::{LdapConfig, LdapDirectory, LdapFailure, LdapOptions, Steps, Timeouts};
 
 /// A user whose password was right.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +44,8 @@ pub struct AuthenticatedUser {
 pub enum Directory {
     /// The Argon2id hash in the store, under the credential policy.
     Local,
-    /// LDAP / Active Directory (SPEC §5): not built yet; such users are refused with
-    /// [`AuthFailure::DirectoryUnavailable`].
+    /// LDAP / Active Directory (SPEC §5), as configured by `switchboard ldap set`; while LDAP
+    /// is switched off such users are refused with [`AuthFailure::DirectoryUnavailable`].
     Ldap,
 }
 
@@ -64,6 +70,17 @@ struct Inner {
     tracer: Tracer,
     clock: Arc<dyn Clock>,
     verifications: Arc<Semaphore>,
+    ldap_options: Mutex<LdapOptions>,
+    /// The directory client of the current LDAP settings (rebuilt when they change).
+    ldap: Mutex<Option<Arc<LdapDirectory>>>,
+}
+
+/// What `switchboard ldap test` shows: every step's trace text and the outcome.
+#[derive(Debug, Clone)]
+pub struct LdapTestReport {
+    pub steps: Vec<String>,
+    /// The DN of the user's entry when the password was right.
+    pub outcome: Result<String, AuthFailure>,
 }
 
 /// Longest userid looked up (longer ones cannot exist: the store allows 128).
@@ -86,6 +103,8 @@ impl Authenticator {
                 tracer,
                 clock,
                 verifications: Arc::new(Semaphore::new(Self::MAX_CONCURRENT_VERIFICATIONS)),
+                ldap_options: Mutex::new(LdapOptions::default()),
+                ldap: Mutex::new(None),
             }),
         }
     }
@@ -103,13 +122,7 @@ impl Authenticator {
     ) -> Result<AuthenticatedUser, AuthFailure> {
         let inner = &self.inner;
         let mut signal = inner.tracer.signal(Service::Auth);
-        signal.emit_default(&TraceEvent::AuthenticateUserWithPasswordEnter);
-        signal.emit_default(&TraceEvent::UserIdIs {
-            userid: userid.into(),
-        });
-        signal.emit_default(&TraceEvent::CredentialLength {
-            len: password.chars().count(),
-        });
+        Self::trace_login(&mut signal, userid, password);
         let outcome = self.check(&mut signal, userid, password).await;
         match &outcome {
             Ok(user) => signal.emit_default(&TraceEvent::AuthenticatedUser {
@@ -124,6 +137,98 @@ impl Authenticator {
             ),
         }
         outcome
+    }
+
+    /// 000 step 5: the login's first lines (the password's length only).
+    fn trace_login(signal: &mut switchboard_trace::Signal, userid: &str, password: &str) {
+        signal.emit_default(&TraceEvent::AuthLoginEnter);
+        signal.emit_default(&TraceEvent::AuthRetrieveCredentialEnter);
+        signal.emit_default(&TraceEvent::UserIdIs {
+            userid: userid.into(),
+        });
+        signal.emit_default(&TraceEvent::NoEncryptedPasswordCredential);
+        signal.emit_default(&TraceEvent::AuthWithPassword);
+        signal.emit_default(&TraceEvent::AuthenticateUserWithPasswordEnter);
+        signal.emit_default(&TraceEvent::CredentialLength {
+            len: password.chars().count(),
+        });
+    }
+
+    /// Tuning of the LDAP client (timeouts, pool size); applies from the next login on.
+    pub fn set_ldap_options(&self, options: LdapOptions) {
+        *self
+            .inner
+            .ldap_options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = options;
+    }
+
+    /// The directory client of the current LDAP settings, built (or rebuilt, when the
+    /// settings changed since) from the store. `Ok(None)` while LDAP is switched off and
+    /// `even_if_disabled` is false.
+    pub async fn ldap_directory(
+        &self,
+        even_if_disabled: bool,
+    ) -> Result<Option<Arc<LdapDirectory>>, AuthFailure> {
+        let store = &self.inner.store;
+        let settings = store
+            .ldap_settings()
+            .await
+            .map_err(|e| AuthFailure::Store(e.to_string()))?;
+        if !settings.enabled && !even_if_disabled {
+            return Ok(None);
+        }
+        let password = store
+            .ldap_service_password()
+            .await
+            .map_err(|e| AuthFailure::Store(e.to_string()))?
+            .ok_or_else(|| LdapFailure::NotConfigured {
+                reason: "no service account password is set".into(),
+            })?;
+        let options = *self
+            .inner
+            .ldap_options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let config = LdapConfig::from_settings(&settings, password, options);
+        let mut current = self.inner.ldap.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(directory) = current.as_ref().filter(|d| *d.config() == config) {
+            return Ok(Some(directory.clone()));
+        }
+        let directory = Arc::new(LdapDirectory::new(config)?);
+        *current = Some(directory.clone());
+        Ok(Some(directory))
+    }
+
+    /// Runs the LDAP flow for `userid` whatever the user's source (the user need not be in the
+    /// store) and whether LDAP is switched on or not: the administrator's first check of the
+    /// directory settings (`switchboard ldap test`). Traced like a login, and every step kept.
+    pub async fn test_ldap(&self, userid: &str, password: &str) -> LdapTestReport {
+        let mut signal = self.inner.tracer.signal(Service::Auth);
+        let mut steps = Steps::kept(&mut signal);
+        steps.emit(&TraceEvent::AuthenticatingUsingLdap);
+        let outcome = match self.ldap_directory(true).await {
+            Ok(Some(directory)) => directory
+                .login(&mut steps, userid, password)
+                .await
+                .map_err(AuthFailure::Ldap),
+            Ok(None) => unreachable!("even_if_disabled"),
+            Err(failure) => Err(failure),
+        };
+        let event = match &outcome {
+            Ok(_) => TraceEvent::AuthenticatedUser {
+                userid: userid.into(),
+            },
+            Err(failure) => TraceEvent::AuthenticationFailed {
+                userid: userid.into(),
+                reason: failure.to_string(),
+            },
+        };
+        steps.emit(&event);
+        LdapTestReport {
+            steps: steps.into_kept(),
+            outcome,
+        }
     }
 
     async fn check(
@@ -154,9 +259,20 @@ impl Authenticator {
             }
             Directory::Ldap => {
                 signal.emit_default(&TraceEvent::AuthenticatingUsingLdap);
-                Err(AuthFailure::DirectoryUnavailable {
-                    directory: "ldap",
-                    reason: "LDAP authentication is not available in this version".into(),
+                let Some(directory) = self.ldap_directory(false).await? else {
+                    return Err(AuthFailure::DirectoryUnavailable {
+                        directory: "ldap",
+                        reason: "LDAP authentication is switched off (switchboard ldap set --enabled true)".into(),
+                    });
+                };
+                let mut steps = Steps::traced(signal);
+                directory.login(&mut steps, userid, password).await?;
+                if !credentials.enabled {
+                    return Err(AuthFailure::UserDisabled);
+                }
+                Ok(AuthenticatedUser {
+                    userid: credentials.userid,
+                    source: UserSource::Ldap,
                 })
             }
         }

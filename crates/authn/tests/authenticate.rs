@@ -6,22 +6,8 @@ use std::sync::Arc;
 
 use switchboard_authn::{AuthFailure, Authenticator, ManualClock};
 use switchboard_store::model::{UserNew, UserPatch, UserSource};
-use switchboard_store::{testing, Crypto, Store};
+use switchboard_store::{testing, Store};
 use switchboard_trace::{Level, Service, TraceConfig, Tracer};
-
-struct TestCrypto(switchboard_auth::secretbox::SecretKey);
-
-impl Crypto for TestCrypto {
-    fn hash_password(&self, password: &str) -> String {
-        switchboard_auth::password::hash(password).expect("hash")
-    }
-    fn seal(&self, secret: &str) -> String {
-        self.0.encrypt(secret)
-    }
-    fn unseal(&self, sealed: &str) -> Option<String> {
-        self.0.decrypt(sealed).ok()
-    }
-}
 
 const T0: i64 = 1_800_000_000;
 
@@ -36,7 +22,8 @@ struct Setup {
 async fn setup(backend: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let config = testing::fresh_config(backend, dir.path()).await;
-    let crypto = TestCrypto(switchboard_auth::secretbox::SecretKey::from_bytes([3; 32]));
+    let crypto =
+        switchboard_authn::NodeCrypto(switchboard_auth::secretbox::SecretKey::from_bytes([3; 32]));
     let store = Store::open(&config, Arc::new(crypto)).await.unwrap();
     let tracer = Tracer::open(TraceConfig::new(dir.path().join("traces"))).unwrap();
     tracer.set_level(Service::Auth, Level::Detailed);
@@ -73,12 +60,7 @@ async fn setup(backend: &str) -> Setup {
 
 impl Setup {
     fn traces(&self) -> String {
-        self.tracer.flush();
-        let mut all = String::new();
-        for file in self.tracer.files(Service::Auth) {
-            all.push_str(&std::fs::read_to_string(file).unwrap());
-        }
-        all
+        self.tracer.read_back(&[Service::Auth])
     }
 }
 

@@ -55,7 +55,7 @@ pub struct Registration {
 pub struct CallControl {
     events: broadcast::Sender<RegistrationEvent>,
     /// Live contacts by device (the device name is the key only: this is held per binding).
-    registrations: RwLock<HashMap<String, Vec<LiveContact>>>,
+    registrations: RwLock<HashMap<String, Vec<LiveContact>, foldhash::fast::RandomState>>,
 }
 
 /// One live contact of a device, as kept in memory.
@@ -91,7 +91,7 @@ impl CallControl {
     pub fn new() -> CallControl {
         CallControl {
             events: broadcast::channel(4096).0,
-            registrations: RwLock::new(HashMap::new()),
+            registrations: RwLock::new(HashMap::default()),
         }
     }
 

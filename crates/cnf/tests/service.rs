@@ -180,12 +180,7 @@ async fn get(addr: SocketAddr, target: &str) -> Answer {
 
 impl Fixture {
     fn traces(&self) -> String {
-        self.tracer.flush();
-        self.tracer
-            .files(Service::Config)
-            .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap())
-            .collect()
+        self.tracer.read_back(&[Service::Config])
     }
 
     async fn stop(mut self) {

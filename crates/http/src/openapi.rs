@@ -71,6 +71,7 @@ pub(crate) fn api_router() -> OpenApiRouter<Arc<ApiState>> {
             cluster::set_sip_oauth_mode
         ))
         .routes(routes!(cluster::get_ldap, cluster::update_ldap))
+        .routes(routes!(cluster::test_ldap))
         .routes(routes!(cluster::list_expressways, cluster::put_expressway))
         .routes(routes!(cluster::get_expressway, cluster::delete_expressway))
         .routes(routes!(certs::show))

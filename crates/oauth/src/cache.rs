@@ -4,7 +4,7 @@
 //! cached: the caller checks it on every call, hit or miss.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
@@ -21,18 +21,18 @@ pub(crate) fn key_of(token: &str) -> TokenKey {
 }
 
 struct Entry {
-    token: VerifiedToken,
+    token: Arc<VerifiedToken>,
     generation: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct VerifiedCache {
-    entries: RwLock<HashMap<TokenKey, Entry>>,
+    entries: RwLock<HashMap<TokenKey, Entry, foldhash::fast::RandomState>>,
 }
 
 impl VerifiedCache {
     /// The token verified under `generation`, if cached and not expired at `now`.
-    pub fn get(&self, key: &TokenKey, generation: u64, now: i64) -> Option<VerifiedToken> {
+    pub fn get(&self, key: &TokenKey, generation: u64, now: i64) -> Option<Arc<VerifiedToken>> {
         let entries = self.entries.read().ok()?;
         let entry = entries.get(key)?;
         (entry.generation == generation && now <= entry.token.expires_at.saturating_add(LEEWAY))
@@ -41,7 +41,7 @@ impl VerifiedCache {
 
     /// Keeps a verified token; when full, drops what has expired or is stale, and everything
     /// if that is not enough.
-    pub fn insert(&self, key: TokenKey, token: VerifiedToken, generation: u64, now: i64) {
+    pub fn insert(&self, key: TokenKey, token: Arc<VerifiedToken>, generation: u64, now: i64) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
@@ -66,8 +66,8 @@ impl VerifiedCache {
 mod tests {
     use super::*;
 
-    fn token(exp: i64) -> VerifiedToken {
-        VerifiedToken {
+    fn token(exp: i64) -> Arc<VerifiedToken> {
+        Arc::new(VerifiedToken {
             subject: "wwhite".into(),
             issuer: "https://ucm1:8443".into(),
             audience: vec!["switchboard".into()],
@@ -78,7 +78,7 @@ mod tests {
             family: None,
             issued_at: 0,
             expires_at: exp,
-        }
+        })
     }
 
     #[test]

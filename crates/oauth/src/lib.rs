@@ -176,7 +176,7 @@ impl OAuthService {
     /// Verifies an access token — signature, issuer, audience, times, revocation — from
     /// memory only. A token verified before is taken from the cache (no signature check)
     /// until it expires; revocation is checked every time.
-    pub fn verify_access_token(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+    pub fn verify_access_token(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
         if token.len() > verify::MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -186,7 +186,7 @@ impl OAuthService {
         let verified = match self.cache.get(&key, snapshot.generation, now) {
             Some(hit) => hit,
             None => {
-                let fresh = snapshot.verifier.verify(token, now)?;
+                let fresh = Arc::new(snapshot.verifier.verify(token, now)?);
                 self.cache
                     .insert(key, fresh.clone(), snapshot.generation, now);
                 fresh

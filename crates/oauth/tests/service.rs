@@ -15,22 +15,8 @@ use switchboard_oauth::{
     KeyStatus, OAuthService, PasswordGrant, RefreshGrant, RevokeOutcome, TokenError,
 };
 use switchboard_store::model::*;
-use switchboard_store::{testing, Crypto, Store};
+use switchboard_store::{testing, Store};
 use switchboard_trace::{Level, Service, TraceConfig, Tracer};
-
-struct TestCrypto(switchboard_auth::secretbox::SecretKey);
-
-impl Crypto for TestCrypto {
-    fn hash_password(&self, password: &str) -> String {
-        switchboard_auth::password::hash(password).expect("hash")
-    }
-    fn seal(&self, secret: &str) -> String {
-        self.0.encrypt(secret)
-    }
-    fn unseal(&self, sealed: &str) -> Option<String> {
-        self.0.decrypt(sealed).ok()
-    }
-}
 
 const T0: i64 = 1_800_000_000;
 const PASSWORD: &str = "Heisenberg-1";
@@ -46,7 +32,8 @@ struct Lab {
 async fn lab(backend: &str) -> Lab {
     let dir = tempfile::tempdir().unwrap();
     let config = testing::fresh_config(backend, dir.path()).await;
-    let crypto = TestCrypto(switchboard_auth::secretbox::SecretKey::from_bytes([5; 32]));
+    let crypto =
+        switchboard_authn::NodeCrypto(switchboard_auth::secretbox::SecretKey::from_bytes([5; 32]));
     let store = Store::open(&config, Arc::new(crypto)).await.unwrap();
     store.ensure_param_defaults().await.unwrap();
     store
@@ -146,14 +133,7 @@ impl Lab {
     }
 
     fn traces(&self) -> String {
-        self.tracer.flush();
-        let mut all = String::new();
-        for service in [Service::Oauth, Service::Auth] {
-            for file in self.tracer.files(service) {
-                all.push_str(&std::fs::read_to_string(file).unwrap());
-            }
-        }
-        all
+        self.tracer.read_back(&[Service::Oauth, Service::Auth])
     }
 
     /// The current signing key's private half, to forge tokens the service must judge.
@@ -221,7 +201,7 @@ async fn password_grant_and_independent_verification(backend: &str) {
     let refresh = issued.refresh_token.clone().unwrap();
     assert!(refresh.starts_with("sbr_"));
     let t = lab.oauth.verify_access_token(&issued.access_token).unwrap();
-    assert_eq!(t, issued.claims);
+    assert_eq!(*t, issued.claims);
     assert_eq!(
         (
             t.subject.as_str(),
@@ -772,7 +752,7 @@ async fn external_issuers(backend: &str) {
     lab.oauth.put_issuer("admin", &new).await.unwrap();
     let t = lab.oauth.verify_access_token(&idp_token).unwrap();
     assert_eq!(
-        (t.issuer.as_str(), t.subject.as_str(), t.jti),
+        (t.issuer.as_str(), t.subject.as_str(), t.jti.clone()),
         ("https://idp.example.com", "wwhite", None)
     );
     let mut rs_header = Header::new(Algorithm::RS256);

@@ -5,6 +5,7 @@
 pub mod bootstrap;
 pub mod config;
 mod config_http;
+mod following;
 mod https;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 
 pub use bootstrap::BootstrapReport;
 pub use config::{Backend, NodeConfig};
+pub use switchboard_authn::NodeCrypto;
 pub use switchboard_trace::{local_offset, UtcOffset};
 
 /// Options of `switchboard serve` beyond the configuration file.
@@ -32,30 +34,14 @@ pub struct StartOptions {
     pub utc_offset: Option<switchboard_trace::UtcOffset>,
 }
 
-/// The store's cryptography, from the auth crate and the node's secret key (tools that open a
-/// node's store directly, such as the benchmark's provisioning, use it too).
-pub struct NodeCrypto(pub SecretKey);
-
-impl switchboard_store::Crypto for NodeCrypto {
-    fn hash_password(&self, password: &str) -> String {
-        switchboard_auth::password::hash(password).unwrap_or_default()
-    }
-    fn seal(&self, secret: &str) -> String {
-        self.0.encrypt(secret)
-    }
-    fn unseal(&self, sealed: &str) -> Option<String> {
-        self.0.decrypt(sealed).ok()
-    }
-}
-
 /// A running node.
 pub struct RunningNode {
     pub state: Arc<ApiState>,
     pub data_dir: PathBuf,
     pub report: BootstrapReport,
     shutdown: watch::Sender<bool>,
-    https: https::HttpsService,
-    config_http: config_http::ConfigHttpService,
+    https: tokio::task::JoinHandle<std::io::Result<()>>,
+    config_http: tokio::task::JoinHandle<std::io::Result<()>>,
     pub sip: switchboard_sip::SipService,
     follower: tokio::task::JoinHandle<()>,
     oauth_refresher: tokio::task::JoinHandle<()>,
@@ -229,10 +215,10 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let config_http_socket = match config.listen.config_http {
-        Some(addr) => config_http::ConfigHttpSocket::Fixed(addr),
-        None => config_http::ConfigHttpSocket::Configured(config.listen.address),
+        Some(addr) => following::ListenerSocket::Fixed(addr),
+        None => following::ListenerSocket::Configured(config.listen.address),
     };
-    let config_http = config_http::ConfigHttpService::start(
+    let config_http = config_http::start(
         state.clone(),
         config_http_socket,
         node.ports.config_http,
@@ -240,10 +226,10 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         shutdown.subscribe(),
     )?;
     let socket = match config.listen.https {
-        Some(addr) => https::HttpsSocket::Fixed(addr),
-        None => https::HttpsSocket::Configured(config.listen.address),
+        Some(addr) => following::ListenerSocket::Fixed(addr),
+        None => following::ListenerSocket::Configured(config.listen.address),
     };
-    let https = https::HttpsService::start(
+    let https = https::start(
         state.clone(),
         socket,
         node.ports.https,
@@ -283,8 +269,8 @@ impl switchboard_sip::BearerVerifier for OAuthBearer {
             ));
         }
         Ok(switchboard_sip::BearerIdentity {
-            user: t.subject,
-            device: t.device,
+            user: t.subject.clone(),
+            device: t.device.clone(),
             expires_at: t.expires_at,
         })
     }
@@ -454,8 +440,8 @@ impl RunningNode {
     /// database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        let served = self.https.task.await;
-        let config_files = self.config_http.task.await;
+        let served = self.https.await;
+        let config_files = self.config_http.await;
         self.follower.abort();
         self.oauth_refresher.abort();
         self.sip.shutdown().await;

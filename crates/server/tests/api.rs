@@ -107,26 +107,11 @@ impl TestNode {
         body
     }
     fn trace_text(&self) -> String {
-        self.node.state.tracer.flush();
-        let mut all = String::new();
-        for entry in walk(&self.node.data_dir.join("traces")) {
-            all.push_str(&std::fs::read_to_string(entry).unwrap());
-        }
-        all
+        self.node
+            .state
+            .tracer
+            .read_back(&switchboard_trace::Service::ALL)
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 macro_rules! both_backends {
@@ -1077,4 +1062,77 @@ async fn https_moves_to_a_new_port_without_restart() {
     }
     assert!(closed, "the old port {first} still answers");
     node.shutdown().await.unwrap();
+}
+
+/// `POST /api/ldap/test`: input checked like every endpoint, a named outcome whatever happens,
+/// the password in no trace (the real-directory cases are in `authn/tests/ldap.rs` and the CLI
+/// tests).
+#[tokio::test(flavor = "multi_thread")]
+async fn ldap_test_endpoint() {
+    let t = boot("sqlite").await;
+    let (s, body) = t
+        .call(
+            reqwest::Method::POST,
+            "/api/ldap/test",
+            Some(json!({"userid": "", "password": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "userid");
+    let (s, body) = t
+        .call(
+            reqwest::Method::POST,
+            "/api/ldap/test",
+            Some(json!({"userid": "wwhite", "password": "x", "extra": 1})),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s} {body}");
+    // Nothing configured: a named failure, with the steps so far.
+    let (s, body) = t
+        .call(
+            reqwest::Method::POST,
+            "/api/ldap/test",
+            Some(json!({"userid": "wwhite", "password": "Ldap-Test-Pa55"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["failure"], "not_configured", "{body}");
+    // A server where nothing listens: unreachable, named, with its URL.
+    let (s, _) = t
+        .call(
+            reqwest::Method::PATCH,
+            "/api/ldap",
+            Some(json!({
+                "servers": [{"host": "127.0.0.3", "port": 389, "tls": "plain"}],
+                "service_dn": "Administrator@joshlab.net",
+                "service_password": "Svc-Pa55word",
+                "search_bases": ["OU=Breaking Bad,DC=joshlab,DC=net"],
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, body) = t
+        .call(
+            reqwest::Method::POST,
+            "/api/ldap/test",
+            Some(json!({"userid": "wwhite", "password": "Ldap-Test-Pa55"})),
+        )
+        .await;
+    assert_eq!(body["failure"], "unreachable", "{body}");
+    let steps: Vec<&str> = body["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"Authenticating with SSL not enabled (ldap://127.0.0.3:389)"),
+        "{steps:?}"
+    );
+    let traces = t.trace_text();
+    assert!(traces.contains("Failed to authenticate user: wwhite (LDAP: directory server ldap://127.0.0.3:389 unreachable"));
+    assert!(!traces.contains("Ldap-Test-Pa55") && !traces.contains("Svc-Pa55word"));
+    let openapi = t.get("/api/openapi.json").await;
+    assert!(openapi["paths"]["/api/ldap/test"]["post"].is_object());
 }

@@ -3,7 +3,6 @@
 //! on PostgreSQL. Tokens are also checked independently of the service: decoded with
 //! jsonwebtoken against the JWKS the node publishes.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -144,7 +143,10 @@ impl TestNode {
         body
     }
 
-    fn verify(&self, token: &Value) -> Result<switchboard_oauth::VerifiedToken, TokenError> {
+    fn verify(
+        &self,
+        token: &Value,
+    ) -> Result<std::sync::Arc<switchboard_oauth::VerifiedToken>, TokenError> {
         self.node
             .state
             .oauth
@@ -152,26 +154,11 @@ impl TestNode {
     }
 
     fn traces(&self) -> String {
-        self.node.state.tracer.flush();
-        let mut all = String::new();
-        for entry in walk(&self.node.data_dir.join("traces")) {
-            all.push_str(&std::fs::read_to_string(entry).unwrap());
-        }
-        all
+        self.node
+            .state
+            .tracer
+            .read_back(&switchboard_trace::Service::ALL)
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 fn error_of(answer: &Answer) -> (StatusCode, &str) {
@@ -437,127 +424,78 @@ async fn credential_policy_at_the_token_endpoint(backend: &str) {
 
 async fn hostile_token_requests(backend: &str) {
     let t = boot(backend).await;
-    let raw = |body: &'static str, content_type: &'static str| {
-        t.client
-            .post(t.url("/oauth/token"))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-    };
-    let cases: Vec<(Answer, StatusCode, &str, Option<&str>)> = vec![
+    // (body, content type, status, error, field)
+    let cases: [(&str, &str, StatusCode, &str, Option<&str>); 8] = [
         (
-            answer(
-                raw(r#"{"grant_type":"password"}"#, "application/json")
-                    .await
-                    .unwrap(),
-            )
-            .await,
+            r#"{"grant_type":"password"}"#,
+            "application/json",
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some("Content-Type"),
         ),
         (
-            answer(
-                raw(
-                    "grant_type=password&grant_type=password&client_id=jabber",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=password&grant_type=password&client_id=jabber",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "invalid_request",
             None,
         ),
         (
-            answer(
-                raw(
-                    "grant_type=client_credentials&client_id=jabber",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=client_credentials&client_id=jabber",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             None,
         ),
         (
-            answer(
-                raw(
-                    "grant_type=password&client_id=evil&username=a&password=b",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=password&client_id=evil&username=a&password=b",
+            "application/x-www-form-urlencoded",
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             None,
         ),
         (
-            answer(
-                raw(
-                    "grant_type=password&username=a&password=b",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=password&username=a&password=b",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some("client_id"),
         ),
         (
-            answer(
-                raw(
-                    "grant_type=password&client_id=jabber&username=wwhite&password=%FF",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=password&client_id=jabber&username=wwhite&password=%FF",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "invalid_request",
             None,
         ),
         (
-            answer(
-                raw(
-                    "grant_type=password&client_id=jabber&username=wwhite&password=x&scope=admin",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=password&client_id=jabber&username=wwhite&password=x&scope=admin",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             None,
         ),
         (
-            answer(
-                raw(
-                    "grant_type=refresh_token&client_id=jabber&refresh_token=sbr_guess",
-                    "application/x-www-form-urlencoded",
-                )
-                .await
-                .unwrap(),
-            )
-            .await,
+            "grant_type=refresh_token&client_id=jabber&refresh_token=sbr_guess",
+            "application/x-www-form-urlencoded",
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             None,
         ),
     ];
-    for (a, status, error, field) in &cases {
-        assert_eq!(error_of(a), (*status, *error), "{}", a.2);
-        assert_eq!(a.2["field"].as_str(), *field, "{}", a.2);
+    for (body, content_type, status, error, field) in cases {
+        let a = answer(
+            t.client
+                .post(t.url("/oauth/token"))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(error_of(&a), (status, error), "{}", a.2);
+        assert_eq!(a.2["field"].as_str(), field, "{}", a.2);
         assert_eq!(a.2["message"], a.2["error_description"]);
     }
     // Client authentication with a secret: refused, public clients only.

@@ -110,13 +110,10 @@ impl Node {
             .clone()
     }
     fn traces(&self) -> String {
-        self.node.state.tracer.flush();
-        let dir = self.dir.path().join("traces/sip");
-        let mut all = String::new();
-        for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            all.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());
-        }
-        all
+        self.node
+            .state
+            .tracer
+            .read_back(&[switchboard_trace::Service::Sip])
     }
 }
 
@@ -126,12 +123,23 @@ fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A local port for SIPp, free for both UDP and TCP. Chosen below the kernel's ephemeral range
+/// (32768 and up) so that no outgoing connection of a test running alongside can take it between
+/// the check and SIPp's bind (SIPp binds its TCP socket to `-p` too); a process-wide counter keeps
+/// the tests of this binary apart, and the process id spreads concurrent test binaries.
+fn free_local_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
+        let port = 20_000 + (port - 20_000) % 12_000;
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Runs one SIPp scenario (one registration per CSV line) in the foreground and returns
@@ -218,7 +226,7 @@ async fn digest_registration_refresh_and_removal_over_udp_and_tcp() {
     let dev = "SEP001794625DE5";
     let good = vec![auth(dev, &n.demo_password(dev))];
     for transport in ["udp", "tcp"] {
-        let port = free_udp_port();
+        let port = free_local_port();
         let (ok, out) = tokio::task::block_in_place(|| {
             run_sipp(
                 "reg_digest.xml",
@@ -311,7 +319,7 @@ async fn wrong_password_unknown_device_and_oauth_only_device_are_refused() {
             udp,
             "udp",
             &wrong,
-            free_udp_port(),
+            free_local_port(),
             3600,
         )
     });
@@ -323,7 +331,7 @@ async fn wrong_password_unknown_device_and_oauth_only_device_are_refused() {
             udp,
             "udp",
             &unknown,
-            free_udp_port(),
+            free_local_port(),
             3600,
         )
     });
@@ -396,7 +404,7 @@ async fn bindings_expire_and_call_control_hears_it() {
             n.sip("udp"),
             "udp",
             &good,
-            free_udp_port(),
+            free_local_port(),
             3600,
         )
     });
@@ -467,7 +475,7 @@ async fn hostile_input_gets_400_or_is_dropped_and_the_server_keeps_serving() {
                 n.sip(transport),
                 transport,
                 &good,
-                free_udp_port(),
+                free_local_port(),
                 3600,
             )
         });
@@ -916,7 +924,7 @@ async fn rfc4475_and_rfc5118_torture_messages_over_tcp() {
             n.sip("tcp"),
             "tcp",
             &good,
-            free_udp_port(),
+            free_local_port(),
             3600,
         )
     });
@@ -950,11 +958,7 @@ struct Stunnel {
 impl Stunnel {
     fn start(tls_server: SocketAddr) -> Stunnel {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_local_port();
         let conf = dir.path().join("stunnel.conf");
         std::fs::write(
             &conf,
@@ -998,7 +1002,7 @@ async fn sipp_registers_over_tls_through_stunnel() {
     )
     .await;
     let tunnel = Stunnel::start(n.sip("tls"));
-    let port = free_udp_port();
+    let port = free_local_port();
     let dev = "SEP001794625DE5";
     let good = vec![auth(dev, &n.demo_password(dev))];
     let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
@@ -1331,7 +1335,7 @@ async fn sip_oauth_bearer_registration_on_5090() {
     let tunnel = Stunnel::start(oauth_port);
     let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
     let line = format!("CSFwwhite;{token}");
-    let port = free_udp_port();
+    let port = free_local_port();
     let (ok, out) = tokio::task::block_in_place(|| {
         run_sipp("reg_bearer.xml", entry, "tls", &[line], port, 3600)
     });
@@ -1501,7 +1505,7 @@ async fn sip_oauth_port_rules_give_the_seeds_403() {
     // Cenário 1: the cluster's OAuth mode is off (the default) — with SIPp, and raw.
     let tunnel = Stunnel::start(oauth_port);
     let entry: SocketAddr = format!("127.0.0.1:{}", tunnel.port).parse().unwrap();
-    let port = free_udp_port();
+    let port = free_local_port();
     let (ok, out) = tokio::task::block_in_place(|| {
         run_sipp(
             "reg_port_mismatch.xml",
@@ -1640,4 +1644,67 @@ async fn sip_mra_port_admits_listed_edge_proxies_only() {
         .unwrap_err();
     assert!(err.to_lowercase().contains("unknownca"), "{err}");
     n.node.shutdown().await.unwrap();
+}
+
+/// Many requests in one TCP write (a proxy or a busy softphone pipelining): every one is
+/// answered, the REGISTERs (the first of which waits on the store: the device cache is cold)
+/// as well as the OPTIONS answered at once, each answer matched to its request by CSeq.
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelined_requests_in_one_write_are_all_answered() {
+    let n = boot().await;
+    let mut socket = tokio::net::TcpStream::connect(n.sip("tcp")).await.unwrap();
+    let local = socket.local_addr().unwrap();
+    let dev = "SEP001794625DE5";
+    let mut burst = String::new();
+    for cseq in 1..=40u32 {
+        let (method, extra) = if cseq % 10 == 1 {
+            (
+                "REGISTER",
+                format!("Contact: <sip:1001@{local};transport=tcp>\r\nExpires: 3600\r\n"),
+            )
+        } else {
+            ("OPTIONS", String::new())
+        };
+        burst.push_str(&format!(
+            "{method} sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bK-pipe-{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{dev}@127.0.0.1>;tag=pipe\r\nTo: <sip:{dev}@127.0.0.1>\r\nCall-ID: pipe@test\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+        ));
+    }
+    socket.write_all(burst.as_bytes()).await.unwrap();
+    let mut got = String::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    while got.matches("SIP/2.0 ").count() < 40 {
+        let read = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf))
+            .await
+            .expect("all answers in time")
+            .unwrap();
+        assert!(read > 0, "closed after {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..read]));
+    }
+    let mut answered: Vec<(u32, String)> = got
+        .split("SIP/2.0 ")
+        .skip(1)
+        .map(|answer| {
+            let code = answer.get(..3).unwrap_or("").to_string();
+            let cseq = answer
+                .lines()
+                .find_map(|l| l.strip_prefix("CSeq: "))
+                .and_then(|v| v.split(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            // The Via comes back with the rport filled in (RFC 3581).
+            assert!(
+                answer.contains(&format!("rport={}", local.port())),
+                "{answer}"
+            );
+            (cseq, code)
+        })
+        .collect();
+    answered.sort();
+    let expected: Vec<(u32, String)> = (1..=40u32)
+        .map(|cseq| {
+            let code = if cseq % 10 == 1 { "401" } else { "200" };
+            (cseq, code.to_string())
+        })
+        .collect();
+    assert_eq!(answered, expected);
 }

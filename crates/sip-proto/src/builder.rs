@@ -57,8 +57,10 @@ impl Message {
             if let Ok(to) = request.to() {
                 if to.tag().is_none() {
                     let tag = derived_tag(request);
-                    let value = format!("{};tag={tag}", request.get("To").unwrap_or(""));
-                    r.headers.set("To", &value);
+                    if let Some(value) = r.headers.first_value_mut("To") {
+                        value.push_str(";tag=");
+                        value.push_str(&tag);
+                    }
                 }
             }
         }

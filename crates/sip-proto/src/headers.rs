@@ -8,13 +8,15 @@
 
 use std::borrow::Cow;
 
-use crate::lex::{is_token_byte, split_list, trim_lws};
+use crate::lex::{is_token_byte, list_items, trim_lws};
 use crate::names;
 
 /// One header line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    name: String,
+    /// Known names: the canonical `&'static str` of the names table (no allocation, and
+    /// compared by address); others as received.
+    name: Cow<'static, str>,
     value: String,
 }
 
@@ -38,18 +40,43 @@ pub struct Headers {
 }
 
 /// The stored spelling for a header name: canonical if known.
-fn stored_name(name: &str) -> String {
+fn stored_name(name: &str) -> Cow<'static, str> {
     match names::canonical(name) {
-        Some(c) => c.to_string(),
-        None => name.to_string(),
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(name.to_string()),
     }
 }
 
-/// A matcher for header `query` in any spelling (the canonical name is looked up once, not once
-/// per stored header: this is on every request's path).
-fn same_name(query: &str) -> impl Fn(&str) -> bool + '_ {
-    let canonical = names::canonical(query).unwrap_or(query);
-    move |stored| stored.eq_ignore_ascii_case(canonical)
+/// A header name looked up once (not once per stored header: this is on every request's
+/// path): a known name matches the lines stored under its canonical spelling, compared by
+/// address; an unknown one matches lines by case-insensitive comparison.
+enum NameQuery {
+    Known { name: &'static str, list: bool },
+    Other(String),
+}
+
+impl NameQuery {
+    fn new(name: &str) -> NameQuery {
+        match names::lookup(name) {
+            Some((name, list)) => NameQuery::Known { name, list },
+            None => NameQuery::Other(name.to_string()),
+        }
+    }
+
+    /// Whether the header is a comma-list one (unknown headers are not).
+    fn is_list(&self) -> bool {
+        matches!(self, NameQuery::Known { list: true, .. })
+    }
+
+    #[allow(clippy::ptr_arg)] // whether the name is the table's (borrowed) is the point
+    fn matches(&self, stored: &Cow<'static, str>) -> bool {
+        match (self, stored) {
+            (NameQuery::Known { name, .. }, Cow::Borrowed(s)) => std::ptr::eq(*name, *s),
+            // Known names are always stored borrowed from the table.
+            (NameQuery::Known { .. }, Cow::Owned(_)) => false,
+            (NameQuery::Other(q), s) => s.eq_ignore_ascii_case(q),
+        }
+    }
 }
 
 impl Headers {
@@ -76,13 +103,13 @@ impl Headers {
     /// The raw values of the lines called `name` (long or compact form, any case), one
     /// per line, not split at commas.
     pub fn lines<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
-        let query: Cow<'static, str> = match names::canonical(name) {
-            Some(c) => Cow::Borrowed(c),
-            None => Cow::Owned(name.to_string()),
-        };
+        self.lines_of(NameQuery::new(name))
+    }
+
+    fn lines_of<'a>(&'a self, query: NameQuery) -> impl Iterator<Item = &'a str> + 'a {
         self.entries
             .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(&query))
+            .filter(move |h| query.matches(&h.name))
             .map(|h| h.value.as_str())
     }
 
@@ -90,18 +117,21 @@ impl Headers {
     /// each line is split at the commas outside quotes and `<…>`; other headers give one
     /// value per line.
     pub fn get_all<'a>(&'a self, name: &str) -> Vec<&'a str> {
-        if names::is_list(name) {
-            self.lines(name).flat_map(split_list).collect()
+        let query = NameQuery::new(name);
+        if query.is_list() {
+            self.lines_of(query).flat_map(list_items).collect()
         } else {
-            self.lines(name).collect()
+            self.lines_of(query).collect()
         }
     }
 
     /// The first value of `name` (for a comma-list header, its first element).
     pub fn get(&self, name: &str) -> Option<&str> {
-        let first = self.lines(name).next()?;
-        if names::is_list(name) {
-            split_list(first).into_iter().next()
+        let query = NameQuery::new(name);
+        let list = query.is_list();
+        let first = self.lines_of(query).next()?;
+        if list {
+            list_items(first).next()
         } else {
             Some(first)
         }
@@ -116,28 +146,41 @@ impl Headers {
     /// that cannot appear in a name are dropped, CR and LF in the value become spaces, and
     /// `Content-Length` is ignored (it is derived from the body).
     pub fn push(&mut self, name: &str, value: &str) {
-        let name: String = name
-            .chars()
-            .filter(|c| c.is_ascii() && is_token_byte(*c as u8))
-            .collect();
-        if name.is_empty() || names::canonical(&name) == Some("Content-Length") {
+        let name: Cow<'_, str> = if name.bytes().all(is_token_byte) {
+            Cow::Borrowed(name)
+        } else {
+            Cow::Owned(
+                name.chars()
+                    .filter(|c| c.is_ascii() && is_token_byte(*c as u8))
+                    .collect(),
+            )
+        };
+        if name.is_empty() {
             return;
         }
-        let value = value.replace(['\r', '\n'], " ");
+        let stored = stored_name(&name);
+        if stored == "Content-Length" {
+            return;
+        }
+        let value = if value.contains(['\r', '\n']) {
+            trim_lws(&value.replace(['\r', '\n'], " ")).to_string()
+        } else {
+            trim_lws(value).to_string()
+        };
         self.entries.push(Header {
-            name: stored_name(&name),
-            value: trim_lws(&value).to_string(),
+            name: stored,
+            value,
         });
     }
 
     /// Replaces every line called `name` with one line holding `value`, at the position of
     /// the first one (or at the end).
     pub fn set(&mut self, name: &str, value: &str) {
-        let matches = same_name(name);
-        let at = self.entries.iter().position(|h| matches(&h.name));
+        let query = NameQuery::new(name);
+        let at = self.entries.iter().position(|h| query.matches(&h.name));
         let spelling = at
             .and_then(|i| self.entries.get(i))
-            .map_or_else(|| name.to_string(), |h| h.name.clone());
+            .map_or_else(|| name.to_string(), |h| h.name.to_string());
         self.remove(name);
         let before = self.entries.len();
         self.push(&spelling, value);
@@ -151,8 +194,8 @@ impl Headers {
     /// Removes every line called `name`; returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.entries.len();
-        let matches = same_name(name);
-        self.entries.retain(|h| !matches(&h.name));
+        let query = NameQuery::new(name);
+        self.entries.retain(|h| !query.matches(&h.name));
         before - self.entries.len()
     }
 
@@ -166,17 +209,17 @@ impl Headers {
 
     /// The value of the first line called `name`, for in-place edits by typed setters.
     pub(crate) fn first_value_mut(&mut self, name: &str) -> Option<&mut String> {
-        let matches = same_name(name);
+        let query = NameQuery::new(name);
         self.entries
             .iter_mut()
-            .find(|h| matches(&h.name))
+            .find(|h| query.matches(&h.name))
             .map(|h| &mut h.value)
     }
 
     /// Copies every line called `name` from `other`, in order.
     pub(crate) fn copy_from(&mut self, other: &Headers, name: &str) {
-        let matches = same_name(name);
-        for h in other.entries.iter().filter(|h| matches(&h.name)) {
+        let query = NameQuery::new(name);
+        for h in other.entries.iter().filter(|h| query.matches(&h.name)) {
             self.entries.push(h.clone());
         }
     }

@@ -67,4 +67,4 @@ pub use method::Method;
 pub use params::{Param, Params};
 pub use parser::{parse_message, parse_message_with, Limits};
 pub use uri::{percent_decode, AbsoluteUri, SipUri, TelUri, Uri};
-pub use validate::validate_request;
+pub use validate::{validate_parsed_request, validate_request};

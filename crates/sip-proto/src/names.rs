@@ -1,7 +1,6 @@
 //! The table of known header names: canonical spelling, compact form, and whether the
 //! header's grammar is a comma-separated list (so that its values may be split).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// One known header.
@@ -99,32 +98,43 @@ const KNOWN: &[Known] = &[
     h("WWW-Authenticate", None, false),
 ];
 
-/// Every spelling (long and compact), lower-cased, to its entry: built once, because header
-/// names are looked up on every header of every message.
-type Index = HashMap<Vec<u8>, &'static Known, foldhash::fast::RandomState>;
+/// Longest spelling in the table, plus one.
+const MAX_LEN: usize = 24;
+
+/// Every spelling (long and compact) by length and first letter (lower-cased, 5 bits): a
+/// bucket holds one or two entries, so a lookup is an index and a case-insensitive compare
+/// or two, without hashing or copying — header names are looked up on every header of every
+/// message.
+type Index = Vec<Vec<(&'static str, &'static Known)>>;
+
+fn bucket(len: usize, first: u8) -> usize {
+    len * 32 + (first.to_ascii_lowercase() & 31) as usize
+}
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut map = Index::default();
+        let mut buckets: Index = vec![Vec::new(); MAX_LEN * 32];
         for k in KNOWN {
-            map.insert(k.name.to_ascii_lowercase().into_bytes(), k);
-            if let Some(c) = k.compact {
-                map.insert(c.to_ascii_lowercase().into_bytes(), k);
+            for spelling in std::iter::once(k.name).chain(k.compact) {
+                let b = bucket(spelling.len(), spelling.as_bytes()[0]);
+                buckets[b].push((spelling, k));
             }
         }
-        map
+        buckets
     })
 }
 
 fn find(name: &str) -> Option<&'static Known> {
-    let bytes = name.as_bytes();
-    let mut lower = [0u8; 32];
-    let key = lower.get_mut(..bytes.len())?;
-    for (l, b) in key.iter_mut().zip(bytes) {
-        *l = b.to_ascii_lowercase();
+    let first = *name.as_bytes().first()?;
+    if name.len() >= MAX_LEN {
+        return None;
     }
-    index().get(&*key).copied()
+    index()
+        .get(bucket(name.len(), first))?
+        .iter()
+        .find(|(spelling, _)| spelling.eq_ignore_ascii_case(name))
+        .map(|(_, k)| *k)
 }
 
 /// The canonical spelling of a known header name or compact form.
@@ -132,9 +142,10 @@ pub(crate) fn canonical(name: &str) -> Option<&'static str> {
     find(name).map(|k| k.name)
 }
 
-/// Whether `name` (any spelling) is a comma-list header.
-pub(crate) fn is_list(name: &str) -> bool {
-    find(name).is_some_and(|k| k.list)
+/// The canonical spelling of a known header name and whether it is a comma-list header, in
+/// one lookup.
+pub(crate) fn lookup(name: &str) -> Option<(&'static str, bool)> {
+    find(name).map(|k| (k.name, k.list))
 }
 
 #[cfg(test)]
@@ -149,7 +160,21 @@ mod tests {
         assert_eq!(canonical("l"), Some("Content-Length"));
         assert_eq!(canonical("k"), Some("Supported"));
         assert_eq!(canonical("C%6Fntact"), None);
-        assert!(is_list("m") && !is_list("Date") && !is_list("WWW-Authenticate"));
+        let list = |n| lookup(n).is_some_and(|(_, l)| l);
+        assert!(list("m") && !list("Date") && !list("WWW-Authenticate"));
+    }
+
+    #[test]
+    fn every_spelling_is_found() {
+        for k in KNOWN {
+            assert!(k.name.len() < MAX_LEN, "{}", k.name);
+            assert_eq!(canonical(&k.name.to_uppercase()), Some(k.name));
+            if let Some(c) = k.compact {
+                assert_eq!(canonical(c), Some(k.name));
+            }
+        }
+        assert_eq!(canonical(""), None);
+        assert_eq!(canonical("X-Some-Very-Long-Unknown-Header-Name"), None);
     }
 
     #[test]

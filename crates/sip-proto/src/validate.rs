@@ -12,6 +12,17 @@ use crate::uri::Uri;
 /// Not checked here, because they depend on what the element supports: the method (405 /
 /// 501), Require (420), the body's type (415), Max-Forwards reaching 0 at a proxy (483).
 pub fn validate_request(msg: &Message) -> Result<(), ParseError> {
+    validate(msg, true)
+}
+
+/// [`validate_request`] for a request that came from [`crate::parse_message`] (or a
+/// [`crate::StreamFramer`]): the parser has already checked Via, From, To and Call-ID, so
+/// they are not parsed again (this is on every request's path); the result is the same.
+pub fn validate_parsed_request(msg: &Message) -> Result<(), ParseError> {
+    validate(msg, false)
+}
+
+fn validate(msg: &Message, check_core: bool) -> Result<(), ParseError> {
     let StartLine::Request {
         method,
         uri,
@@ -22,12 +33,14 @@ pub fn validate_request(msg: &Message) -> Result<(), ParseError> {
     };
     let h = &msg.headers;
     let core = (|| {
-        if h.vias()?.is_empty() {
-            return Err(ParseErrorKind::MissingHeader("Via").into());
+        if check_core {
+            if h.vias()?.is_empty() {
+                return Err(ParseErrorKind::MissingHeader("Via").into());
+            }
+            h.from()?;
+            h.to()?;
+            h.call_id()?;
         }
-        h.from()?;
-        h.to()?;
-        h.call_id()?;
         h.cseq()
     })();
     let fail = |kind: ParseErrorKind| Err(ParseError::with_partial(kind, h.clone(), core.is_ok()));
@@ -57,7 +70,15 @@ mod tests {
     use crate::parse_message;
 
     fn check(req: &str) -> Result<(), ParseError> {
-        validate_request(&parse_message(req.as_bytes()).unwrap())
+        let msg = parse_message(req.as_bytes()).unwrap();
+        let full = validate_request(&msg);
+        let after_parse = validate_parsed_request(&msg);
+        assert_eq!(
+            full.as_ref().map_err(|e| e.status_code()),
+            after_parse.as_ref().map_err(|e| e.status_code()),
+            "{req}"
+        );
+        full
     }
 
     const HDRS: &str = "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n";

@@ -8,8 +8,8 @@ mod common;
 use common::{dump_parse, golden, read};
 use switchboard_sip_proto::transaction::TransactionKey;
 use switchboard_sip_proto::{
-    parse_message, validate_request, ContactList, Credentials, Host, Message, Method,
-    ParseErrorKind, StreamFramer, Transport, Uri,
+    parse_message, validate_parsed_request, validate_request, ContactList, Credentials, Host,
+    Message, Method, ParseErrorKind, StreamFramer, Transport, Uri,
 };
 
 struct Case {
@@ -97,6 +97,8 @@ fn corpus_golden_and_classes() {
                 (Refusal::Validate(status), Ok(m)) => {
                     let e = validate_request(m).unwrap_err();
                     assert_eq!(e.status_code(), status, "{}: {e}", c.name);
+                    let after_parse = validate_parsed_request(m).unwrap_err();
+                    assert_eq!(after_parse.status_code(), status, "{}", c.name);
                     assert!(e.response().is_some(), "{}", c.name);
                 }
                 (Refusal::Accessor(a), Ok(m)) => {
@@ -128,6 +130,8 @@ fn validate_outcomes_of_valid_messages() {
             continue;
         }
         let status = validate_request(&m).err().map(|e| e.status_code());
+        let after_parse = validate_parsed_request(&m).err().map(|e| e.status_code());
+        assert_eq!(after_parse, status, "{}", c.name);
         let want = match c.name.as_str() {
             "unkscm" | "novelsc" => Some(416),
             _ => None,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchboard_sip_proto::{validate_request, Message};
+use switchboard_sip_proto::{validate_parsed_request, Message};
 use switchboard_trace::Tracer;
 
 use crate::location::Transport;
@@ -35,7 +35,7 @@ impl Dispatcher {
         &self.tracer
     }
 
-    /// The bytes to answer `req` with, if any.
+    /// The bytes to answer `req` (a request from the parser) with, if any.
     pub async fn handle(&self, req: Message, inbound: &Inbound) -> Option<Arc<Vec<u8>>> {
         let method = req.method()?.as_str().to_string();
         if method == "ACK" {
@@ -67,7 +67,7 @@ impl Dispatcher {
     }
 
     async fn answer(&self, req: &Message, method: &str, inbound: &Inbound) -> Message {
-        if let Err(e) = validate_request(req) {
+        if let Err(e) = validate_parsed_request(req) {
             // 400, or 505 (version) / 416 (URI scheme) as the error says.
             return Message::response_to(req, e.status_code(), &e.to_string())
                 .with_header("Server", SERVER);

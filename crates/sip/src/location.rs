@@ -34,7 +34,8 @@ impl Transport {
 pub struct Binding {
     /// The contact URI (`sip:1001@10.10.10.10:62162;transport=tls`).
     pub uri: String,
-    /// The whole Contact value as received, parameters included (printed back in the 200 OK).
+    /// The Contact value as received with its parameters, but for `expires` (the 200 OK
+    /// prints it back with the time left appended as `;expires=`).
     pub contact: String,
     pub instance: Option<String>,
     pub call_id: String,
@@ -136,7 +137,14 @@ impl Location {
                 }
             }
         }
-        let mut bindings = current.to_vec();
+        if let [u] = updates {
+            if u.expires > 0 {
+                if let Some(refreshed) = self.refresh_in_place(device, u, meta, now) {
+                    return Ok(vec![Change::Refreshed(refreshed)]);
+                }
+            }
+        }
+        let mut bindings = self.devices.get(device).cloned().unwrap_or_default();
         let mut changes = Vec::new();
         for u in updates {
             let existing = bindings.iter().position(|b| same_binding(b, u));
@@ -186,6 +194,36 @@ impl Location {
             }
         }
         Ok(changes)
+    }
+
+    /// The common case, a refresh of one existing binding, done in place (reusing the
+    /// binding's strings): the refreshed binding, or `None` when `u` is not bound yet.
+    fn refresh_in_place(
+        &mut self,
+        device: &str,
+        u: &ContactUpdate,
+        meta: &RegisterMeta,
+        now: Instant,
+    ) -> Option<Binding> {
+        let b = self
+            .devices
+            .get_mut(device)?
+            .iter_mut()
+            .find(|b| same_binding(b, u))?;
+        b.uri.clone_from(&u.uri);
+        b.contact.clone_from(&u.contact);
+        b.instance.clone_from(&u.instance);
+        b.call_id.clear();
+        b.call_id.push_str(meta.call_id);
+        b.cseq = meta.cseq;
+        b.expires_at = now + Duration::from_secs(u.expires.into());
+        b.transport = meta.transport;
+        b.source = meta.source;
+        b.flow = meta.flow;
+        let refreshed = b.clone();
+        self.deadlines
+            .push(Reverse((refreshed.expires_at, device.to_string())));
+        Some(refreshed)
     }
 
     /// Removes every binding of `device` (`Contact: *`), refusing an out-of-order request.
@@ -283,6 +321,46 @@ mod tests {
             instance: None,
             expires,
         }
+    }
+
+    /// A refresh of one binding (done in place) gives what the general path gives: the
+    /// binding's new Call-ID, CSeq, expiry and transport, still one binding, and the
+    /// out-of-order check before it.
+    #[test]
+    fn refresh_in_place_updates_everything_and_keeps_order_checks() {
+        let mut loc = Location::new(4);
+        let t0 = Instant::now();
+        let uri = "sip:1001@127.0.0.1:5070";
+        loc.update("SEP1", &[contact(uri, 120)], &meta("a", 5), t0)
+            .unwrap();
+        let mut later = meta("b-longer-call-id", 1);
+        later.transport = Transport::Tcp;
+        later.flow = Some(7);
+        let t1 = t0 + Duration::from_secs(30);
+        let c = loc
+            .update("SEP1", &[contact(uri, 300)], &later, t1)
+            .unwrap();
+        let [Change::Refreshed(b)] = &c[..] else {
+            panic!("{c:?}")
+        };
+        assert_eq!(loc.bindings("SEP1"), std::slice::from_ref(b));
+        assert_eq!(
+            (b.call_id.as_str(), b.cseq, b.transport, b.flow),
+            ("b-longer-call-id", 1, Transport::Tcp, Some(7))
+        );
+        assert_eq!(b.expires_at, t1 + Duration::from_secs(300));
+        assert!(matches!(
+            loc.update(
+                "SEP1",
+                &[contact(uri, 60)],
+                &meta("b-longer-call-id", 1),
+                t1
+            ),
+            Err(LocationError::OutOfOrder { .. })
+        ));
+        // The old deadline does not expire the refreshed binding.
+        assert!(loc.expire(t0 + Duration::from_secs(121)).is_empty());
+        assert_eq!(loc.expire(t1 + Duration::from_secs(301)).len(), 1);
     }
 
     #[test]

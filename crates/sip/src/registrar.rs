@@ -711,8 +711,10 @@ impl Registrar {
                         return Err(r);
                     }
                     let uri = c.name_addr.uri.to_string();
+                    let mut kept = c.name_addr.clone();
+                    kept.params.remove("expires");
                     updates.push(ContactUpdate {
-                        contact: c.to_string(),
+                        contact: kept.to_string(),
                         uri,
                         instance: c.instance.clone(),
                         expires: requested.min(max),
@@ -735,7 +737,21 @@ impl Registrar {
                 Some(&e.to_string()),
             )
         })?;
-        let remaining = self.bindings(&device.name);
+        // The device's bindings after the change, as the 200 lists them (Contact with the
+        // seconds left): read under the lock, without copying the bindings.
+        let remaining: Vec<(String, u64)> = self
+            .location
+            .lock()
+            .map(|l| {
+                l.bindings(&device.name)
+                    .iter()
+                    .map(|b| {
+                        let left = b.expires_at.saturating_duration_since(now).as_secs();
+                        (format!("{};expires={left}", b.contact), left)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let in_service = !remaining.is_empty();
         let wall = unix_now().as_secs();
         for change in &changes {
@@ -784,11 +800,9 @@ impl Registrar {
             response = response.with_header("Path", path);
         }
         let mut granted_header = None;
-        for b in &remaining {
-            let left = b.expires_at.saturating_duration_since(now).as_secs();
-            granted_header.get_or_insert(left);
-            let value = with_expires(&b.contact, left);
-            response = response.with_header("Contact", &value);
+        for (contact, left) in &remaining {
+            granted_header.get_or_insert(*left);
+            response = response.with_header("Contact", contact);
         }
         if let Some(g) = granted_header {
             response = response.with_header("Expires", &g.to_string());
@@ -797,21 +811,26 @@ impl Registrar {
     }
 }
 
-/// A Contact value with its `expires` parameter set to `seconds`.
-fn with_expires(contact: &str, seconds: u64) -> String {
-    match switchboard_sip_proto::NameAddr::parse(contact)
-        .and_then(switchboard_sip_proto::Contact::from_name_addr)
-    {
-        Ok(mut c) => {
-            c.set_expires(seconds as u32);
-            c.to_string()
-        }
-        Err(_) => contact.to_string(),
+/// An RFC 1123 date for the `Date` header: formatted once per second and thread (every 200 OK
+/// carries one).
+fn httpdate(t: SystemTime) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
+    let second = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, format_httpdate(t));
+        }
+        last.1.clone()
+    })
 }
 
-/// An RFC 1123 date for the `Date` header.
-fn httpdate(t: SystemTime) -> String {
+fn format_httpdate(t: SystemTime) -> String {
     let t: time::OffsetDateTime = t.into();
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"

@@ -9,6 +9,7 @@
 //! forever) and an idle timeout.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -221,11 +222,20 @@ pub fn stamp_top_via(req: &mut Message, source: SocketAddr) {
         (Host::Ipv6(a), std::net::IpAddr::V6(b)) => *a == b,
         _ => false,
     };
-    if !same_host {
-        top.set_received(source.ip());
+    let received = (!same_host).then(|| source.ip());
+    let rport = top.rport().is_some().then(|| source.port());
+    if received.is_none() && rport.is_none() {
+        return;
     }
-    if top.rport().is_some() {
-        top.set_rport(source.port());
+    // Edited in its text; re-printed only in the rare cases the text edit declines.
+    if req.headers.stamp_top_via(received, rport) {
+        return;
+    }
+    if let Some(ip) = received {
+        top.set_received(ip);
+    }
+    if let Some(port) = rport {
+        top.set_rport(port);
     }
     req.headers.set_top_via(&top);
 }
@@ -531,11 +541,14 @@ fn peer_certificate_names(
     Arc::from(names)
 }
 
-/// One TCP or TLS connection: frames messages, processes each, writes answers back in order
-/// of completion.
+/// One TCP or TLS connection: frames messages and processes each on the connection's own task
+/// while that needs no waiting (the common case, device cache warm: no task spawned per
+/// message), handing the rest to a task of its own. The answers ready after one read go out
+/// together in one write (one TLS record for a burst of pipelined requests); answers finished
+/// later, and requests sent toward the device over its flow, arrive through the flow's queue.
 #[allow(clippy::too_many_arguments)]
 async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
-    stream: S,
+    mut stream: S,
     transport: Transport,
     port: PortKind,
     peer_names: Arc<[String]>,
@@ -545,22 +558,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     limits: TransportLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+    let (tx, mut queued) = mpsc::channel::<Vec<u8>>(256);
     let flow = flows.open(tx.clone());
-    let writer_task = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
-        }
-        let _ = writer.shutdown().await;
-    });
     let mut framer = StreamFramer::with_limits(Limits {
         max_body_bytes: limits.max_message,
         ..Limits::default()
     });
     let mut buf = vec![0u8; 16 * 1024];
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let tracer = dispatcher.tracer().clone();
     loop {
         let wait = if framer.buffered() == 0 {
@@ -568,67 +573,98 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         } else {
             limits.header_read_timeout
         };
-        let read = tokio::select! {
+        let mut fatal = false;
+        tokio::select! {
+            biased;
             _ = until_stopped(&mut shutdown) => break,
-            r = tokio::time::timeout(wait, reader.read(&mut buf)) => r,
-        };
-        let n = match read {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => n,
-            Err(_) => {
-                if framer.buffered() != 0 {
-                    bad_message(
-                        &tracer,
-                        transport,
-                        source,
-                        "incomplete message: header-read timeout",
-                        false,
-                    );
+            Some(bytes) = queued.recv() => out.extend_from_slice(&bytes),
+            read = tokio::time::timeout(wait, stream.read(&mut buf)) => {
+                let n = match read {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => n,
+                    Err(_) => {
+                        if framer.buffered() != 0 {
+                            bad_message(
+                                &tracer,
+                                transport,
+                                source,
+                                "incomplete message: header-read timeout",
+                                false,
+                            );
+                        }
+                        break;
+                    }
+                };
+                framer.push(&buf[..n]);
+                loop {
+                    match framer.next_frame() {
+                        Ok(None) => break,
+                        Ok(Some(Frame::Ping)) => out.extend_from_slice(b"\r\n"),
+                        Ok(Some(Frame::Message(mut msg))) => {
+                            if !msg.is_request() {
+                                continue;
+                            }
+                            stamp_top_via(&mut msg, source);
+                            let inbound = Inbound {
+                                transport,
+                                source,
+                                flow: Some(flow),
+                                peer_names: peer_names.clone(),
+                                port,
+                            };
+                            let dispatcher = dispatcher.clone();
+                            let mut job =
+                                Box::pin(async move { dispatcher.handle(msg, &inbound).await });
+                            match std::future::poll_fn(|cx| {
+                                std::task::Poll::Ready(job.as_mut().poll(cx))
+                            })
+                            .await
+                            {
+                                std::task::Poll::Ready(Some(bytes)) => out.extend_from_slice(&bytes),
+                                std::task::Poll::Ready(None) => {}
+                                std::task::Poll::Pending => {
+                                    let tx = tx.clone();
+                                    tokio::spawn(async move {
+                                        if let Some(bytes) = job.await {
+                                            let _ = tx.send(bytes.to_vec()).await;
+                                        }
+                                    });
+                                }
+                            }
+                        }
+                        Err(FrameError::Malformed(e)) => match bad_request_for(&e) {
+                            Some(response) => {
+                                bad_message(&tracer, transport, source, &e.to_string(), true);
+                                out.extend_from_slice(&response.to_bytes());
+                            }
+                            None => bad_message(&tracer, transport, source, &e.to_string(), false),
+                        },
+                        Err(e) => {
+                            bad_message(&tracer, transport, source, &e.to_string(), false);
+                            fatal = true;
+                            break;
+                        }
+                    }
                 }
+            }
+        }
+        while let Ok(bytes) = queued.try_recv() {
+            out.extend_from_slice(&bytes);
+        }
+        if !out.is_empty() {
+            // A peer that stops reading cannot hold the connection: the write has the
+            // header-read timeout too.
+            let written = tokio::time::timeout(limits.header_read_timeout, async {
+                stream.write_all(&out).await?;
+                stream.flush().await
+            })
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
                 break;
             }
-        };
-        framer.push(&buf[..n]);
-        let mut fatal = false;
-        loop {
-            match framer.next_frame() {
-                Ok(None) => break,
-                Ok(Some(Frame::Ping)) => {
-                    let _ = tx.try_send(b"\r\n".to_vec());
-                }
-                Ok(Some(Frame::Message(mut msg))) => {
-                    if !msg.is_request() {
-                        continue;
-                    }
-                    stamp_top_via(&mut msg, source);
-                    let dispatcher = dispatcher.clone();
-                    let tx = tx.clone();
-                    let peer_names = peer_names.clone();
-                    tokio::spawn(async move {
-                        let inbound = Inbound {
-                            transport,
-                            source,
-                            flow: Some(flow),
-                            peer_names,
-                            port,
-                        };
-                        if let Some(bytes) = dispatcher.handle(msg, &inbound).await {
-                            let _ = tx.send(bytes.to_vec()).await;
-                        }
-                    });
-                }
-                Err(FrameError::Malformed(e)) => match bad_request_for(&e) {
-                    Some(response) => {
-                        bad_message(&tracer, transport, source, &e.to_string(), true);
-                        let _ = tx.send(response.to_bytes()).await;
-                    }
-                    None => bad_message(&tracer, transport, source, &e.to_string(), false),
-                },
-                Err(e) => {
-                    bad_message(&tracer, transport, source, &e.to_string(), false);
-                    fatal = true;
-                    break;
-                }
+            out.clear();
+            if out.capacity() > 256 * 1024 {
+                out.shrink_to(16 * 1024);
             }
         }
         if fatal {
@@ -636,6 +672,5 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         }
     }
     flows.close(flow);
-    drop(tx);
-    let _ = writer_task.await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }

@@ -1,14 +1,16 @@
 //! `switchboard sql`: read-only SQL over the store, as the seed's `run sql` (004 "Verificar").
 //!
 //! Three locks keep it read-only: the text must parse (sqlparser) as exactly one SELECT with no
-//! `INTO`, no locking clause and no data-modifying CTE; it runs on a read-only connection
+//! `INTO`, no locking clause and no data-modifying statement anywhere in it (top level, CTEs,
+//! subqueries in `FROM` and in expressions); it runs on a read-only connection
 //! (SQLite `mode=ro`) or inside a `READ ONLY` transaction that is rolled back (PostgreSQL, with a
 //! statement timeout); and secret columns (hashes, sealed secrets) come back as `<redacted>`.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use sqlparser::ast::{SetExpr, Statement};
+use sqlparser::ast::{Query, SetExpr, Statement, Visit, Visitor};
 use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 use sqlx::{Column, Connection, Executor, Row};
@@ -55,39 +57,52 @@ pub fn check_read_only(query: &str, postgres: bool) -> Result<()> {
             "exactly one SELECT statement is allowed".into(),
         ));
     };
-    match statement {
-        Statement::Query(q) => check_query(q),
-        _ => Err(StoreError::Query(
-            "only SELECT is allowed (the store is read-only here)".into(),
-        )),
+    match statement.visit(&mut Guard) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(e),
     }
 }
 
-fn check_query(q: &sqlparser::ast::Query) -> Result<()> {
-    if !q.locks.is_empty() {
-        return Err(StoreError::Query(
-            "locking clauses (FOR UPDATE/SHARE) are not allowed".into(),
-        ));
+/// Refuses, wherever it stands (top level, CTE, set operation, subquery in `FROM` or in an
+/// expression), a query with a locking clause, a `SELECT ... INTO`, or a body that is a
+/// data-modifying statement, and any nested statement at all.
+struct Guard;
+
+impl Visitor for Guard {
+    type Break = StoreError;
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<StoreError> {
+        if !q.locks.is_empty() {
+            return ControlFlow::Break(StoreError::Query(
+                "locking clauses (FOR UPDATE/SHARE) are not allowed".into(),
+            ));
+        }
+        check_set_expr(&q.body)
     }
-    if let Some(with) = &q.with {
-        for cte in &with.cte_tables {
-            check_query(&cte.query)?;
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<StoreError> {
+        match statement {
+            Statement::Query(_) => ControlFlow::Continue(()),
+            _ => ControlFlow::Break(StoreError::Query(
+                "only SELECT is allowed (the store is read-only here)".into(),
+            )),
         }
     }
-    check_set_expr(&q.body)
 }
 
-fn check_set_expr(body: &SetExpr) -> Result<()> {
+fn check_set_expr(body: &SetExpr) -> ControlFlow<StoreError> {
     match body {
-        SetExpr::Select(select) if select.into.is_none() => Ok(()),
-        SetExpr::Select(_) => Err(StoreError::Query("SELECT ... INTO is not allowed".into())),
-        SetExpr::Query(q) => check_query(q),
+        SetExpr::Select(select) if select.into.is_none() => ControlFlow::Continue(()),
+        SetExpr::Select(_) => {
+            ControlFlow::Break(StoreError::Query("SELECT ... INTO is not allowed".into()))
+        }
+        // Nested queries are visited on their own.
+        SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::Table(_) => ControlFlow::Continue(()),
         SetExpr::SetOperation { left, right, .. } => {
             check_set_expr(left)?;
             check_set_expr(right)
         }
-        SetExpr::Values(_) | SetExpr::Table(_) => Ok(()),
-        _ => Err(StoreError::Query(
+        _ => ControlFlow::Break(StoreError::Query(
             "only SELECT is allowed (the store is read-only here)".into(),
         )),
     }
@@ -244,6 +259,8 @@ mod tests {
             "select paramvalue from processconfig where paramname = 'ClusterSIPOAuthMode'",
             "SELECT * FROM expresswayconfiguration",
             "with x as (select 1 as a) select a from x union select 2",
+            "select * from (select a from t) s where a in (select b from u) and exists (select 1)",
+            "select * from t1 join (values (1), (2)) v(a) on t1.a = v.a",
         ] {
             assert!(check_read_only(ok, false).is_ok(), "{ok}");
             assert!(check_read_only(ok, true).is_ok(), "{ok}");
@@ -254,6 +271,14 @@ mod tests {
             "update processconfig set paramvalue = '1'",
             "select * into t2 from enduser",
             "select * from enduser for update",
+            // Found by the sql_guard fuzz target: a lock, INTO or write below the top level.
+            "select * from (select * from enduser for update) s",
+            "select * from enduser where userid in (select userid from enduser for share)",
+            "select (select 1 from t for update)",
+            "with x as (select * from enduser for update) select * from x",
+            "select * from (select * into t2 from enduser) s",
+            "with x as (insert into t values (1) returning *) select * from x",
+            "with x as (update t set a = 1 returning *) select * from x",
             "drop table enduser",
             "pragma writable_schema = 1",
             "",

@@ -462,3 +462,101 @@ fn verify_sip_oauth_names_each_failure_and_its_fix_then_passes() {
     assert!(!text.contains("FAIL"), "{text}");
     stop(node);
 }
+
+/// `switchboard ldap set / servers / test` and an OAuth login of an LDAP user, against the
+/// real Samba AD of `scripts/test-ad.sh` (skipped, loudly, without it).
+#[test]
+fn ldap_verbs_and_an_ldap_login_against_a_real_ad() {
+    let Ok(ad) = std::env::var("SWITCHBOARD_TEST_AD") else {
+        eprintln!(
+            "\n!!!!! SKIPPED ldap_verbs_and_an_ldap_login_against_a_real_ad: SWITCHBOARD_TEST_AD \
+             is not set; run ./scripts/test.sh !!!!!\n"
+        );
+        return;
+    };
+    const PW: &str = "Heisenberg-8";
+    let node = serve();
+    let data = node.data();
+    let server = format!("{ad}:3268:plain");
+    let out = cli_in(
+        &data,
+        &[
+            "ldap",
+            "set",
+            "--enabled",
+            "true",
+            "--ldap-server",
+            &server,
+            "--service-dn",
+            "Administrator@joshlab.net",
+            "--service-password-stdin",
+            "--search-base",
+            "OU=Breaking Bad,DC=joshlab,DC=net",
+        ],
+        Some("Adm1n-Pass!\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let servers = node.ok(&["ldap", "servers"]);
+    assert!(
+        servers.contains(&ad) && servers.contains("3268") && servers.contains("plain"),
+        "{servers}"
+    );
+
+    let out = cli_in(&data, &["ldap", "test", "wwhite"], Some(&format!("{PW}\n")));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for line in [
+        "LDAP login test for 'wwhite'",
+        &format!("Authenticating with SSL not enabled (ldap://{ad}:3268)"),
+        "LDAP authentication bind SUCCESS for Administrator@joshlab.net",
+        "Got DN: CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net",
+        "SUCCESS: authenticated as CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net",
+    ] {
+        assert!(text.contains(line), "`{line}` missing from:\n{text}");
+    }
+    assert!(!text.contains(PW));
+    let out = cli_in(&data, &["ldap", "test", "lalo"], Some("wrong-password\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED (wrong_password)"));
+    let out = cli_in(&data, &["ldap", "test", "wwhite"], Some("\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED (empty_password)"));
+
+    // An LDAP user gets OAuth tokens with the directory password.
+    node.ok(&["user", "add", "jpinkman", "--source", "ldap"]);
+    let token = |password: &str| {
+        cli_in(
+            &data,
+            &[
+                "oauth",
+                "token",
+                "--user",
+                "jpinkman",
+                "--password-stdin",
+                "--access-token-only",
+            ],
+            Some(&format!("{password}\n")),
+        )
+    };
+    let out = token(PW);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .split('.')
+            .count(),
+        3
+    );
+    let out = token("wrong-password");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
+    stop(node);
+}

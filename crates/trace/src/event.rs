@@ -109,6 +109,47 @@ pub enum TraceEvent {
     LdapSearchBase { base: String },
     /// `LDAP Search complete. Code: 0`
     LdapSearchComplete { code: i32 },
+    /// `authenticationLDAP.cpp::authenticateUserWithPassword():enter`
+    LdapAuthenticateUserEnter,
+    /// `authenticationLDAP::authenticateUserWithPassword():Exit(0)`
+    LdapAuthenticateUserExit { code: i32 },
+    /// `authenticationUtils::escapeLDAPSpecialCharsForFilter():enter`
+    LdapEscapeEnter,
+    /// `authenticationLDAP::connect():enter`
+    LdapConnectEnter,
+    /// `authenticationLDAP::Authenticate():enter`
+    LdapAuthenticateEnter,
+    /// `authenticationLDAP::Authenticate():exit(0)`
+    LdapAuthenticateExit { code: i32 },
+    /// `Connection # (0): sucessful` (sic, as CUCM writes it)
+    LdapConnectionSuccessful { index: usize },
+    /// `Connection # (0): failed (ldap://10.10.10.10:3268): <reason>`
+    LdapConnectionFailed {
+        index: usize,
+        url: String,
+        reason: String,
+    },
+    /// `Details ::`
+    LdapConnectionDetails,
+    /// `10.10.10.10 3268` (the server of the connection)
+    LdapServerAddress { host: String, port: u32 },
+    /// `----------` (end of the connection details)
+    LdapDetailsEnd,
+    /// `Authentication of LDAP administrator successful.`
+    LdapAdministratorAuthenticated,
+    /// `LDAP already initialized...reusing pooled connection # (0) (ldap://…:3268); service
+    /// account bound once for it` — the service bind is paid once per pooled connection.
+    LdapConnectionReused { index: usize, url: String },
+    /// `LDAP server ldap://…:389 failed (<reason>); failing over to ldap://…:389`
+    LdapFailover {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// `LDAP Search found 2 entries`
+    LdapSearchEntries { count: usize },
+    /// `Get DN of entry.`
+    LdapGetDn,
     /// `Got DN: <dn>`
     GotDn { dn: String },
     /// `Attempt to authenticate DN: <dn>`

@@ -34,6 +34,8 @@ impl TraceEvent {
         match self {
             AdminAuthenticationFailed { .. }
             | LdapBindFailed { .. }
+            | LdapConnectionFailed { .. }
+            | LdapFailover { .. }
             | AuthenticationFailed { .. }
             | LocalUserLockedOut { .. }
             | OAuthGrantRefused { .. }
@@ -47,9 +49,15 @@ impl TraceEvent {
                     Level::Error
                 }
             }
-            AuthLoginEnter | AuthRetrieveCredentialEnter | AuthenticateUserWithPasswordEnter => {
-                Level::Detailed
-            }
+            AuthLoginEnter
+            | AuthRetrieveCredentialEnter
+            | AuthenticateUserWithPasswordEnter
+            | LdapAuthenticateUserEnter
+            | LdapAuthenticateUserExit { .. }
+            | LdapEscapeEnter
+            | LdapConnectEnter
+            | LdapAuthenticateEnter
+            | LdapAuthenticateExit { .. } => Level::Detailed,
             UserIdIs { .. }
             | NoEncryptedPasswordCredential
             | AuthWithPassword
@@ -64,6 +72,14 @@ impl TraceEvent {
             | LdapSearchFilter { .. }
             | LdapSearchBase { .. }
             | LdapSearchComplete { .. }
+            | LdapConnectionSuccessful { .. }
+            | LdapConnectionDetails
+            | LdapServerAddress { .. }
+            | LdapDetailsEnd
+            | LdapAdministratorAuthenticated
+            | LdapConnectionReused { .. }
+            | LdapSearchEntries { .. }
+            | LdapGetDn
             | GotDn { .. }
             | AttemptAuthenticateDn { .. }
             | NonceIs { .. }
@@ -185,6 +201,33 @@ impl fmt::Display for TraceEvent {
             LdapSearchFilter { filter } => write!(f, "Retrieve the specified user entry: {filter}"),
             LdapSearchBase { base } => write!(f, "LDAP Search for User base: '{base}'"),
             LdapSearchComplete { code } => write!(f, "LDAP Search complete. Code: {code}"),
+            LdapAuthenticateUserEnter => {
+                f.write_str("authenticationLDAP.cpp::authenticateUserWithPassword():enter")
+            }
+            LdapAuthenticateUserExit { code } => {
+                write!(f, "authenticationLDAP::authenticateUserWithPassword():Exit({code})")
+            }
+            LdapEscapeEnter => f.write_str("authenticationUtils::escapeLDAPSpecialCharsForFilter():enter"),
+            LdapConnectEnter => f.write_str("authenticationLDAP::connect():enter"),
+            LdapAuthenticateEnter => f.write_str("authenticationLDAP::Authenticate():enter"),
+            LdapAuthenticateExit { code } => write!(f, "authenticationLDAP::Authenticate():exit({code})"),
+            LdapConnectionSuccessful { index } => write!(f, "Connection # ({index}): sucessful"),
+            LdapConnectionFailed { index, url, reason } => {
+                write!(f, "Connection # ({index}): failed ({url}): {reason}")
+            }
+            LdapConnectionDetails => f.write_str("Details ::"),
+            LdapServerAddress { host, port } => write!(f, "{host} {port}"),
+            LdapDetailsEnd => f.write_str("----------"),
+            LdapAdministratorAuthenticated => f.write_str("Authentication of LDAP administrator successful."),
+            LdapConnectionReused { index, url } => write!(
+                f,
+                "LDAP already initialized...reusing pooled connection # ({index}) ({url}); service account bound once for it"
+            ),
+            LdapFailover { from, to, reason } => {
+                write!(f, "LDAP server {from} failed ({reason}); failing over to {to}")
+            }
+            LdapSearchEntries { count } => write!(f, "LDAP Search found {count} entries"),
+            LdapGetDn => f.write_str("Get DN of entry."),
             GotDn { dn } => write!(f, "Got DN: {dn}"),
             AttemptAuthenticateDn { dn } => write!(f, "Attempt to authenticate DN: {dn}"),
             AuthenticatedUser { userid } => write!(f, "Successfully authenticated user: {userid}"),

@@ -182,6 +182,17 @@ impl Tracer {
         }
     }
 
+    /// Flushes, then reads back everything written so far for `services`, file after file,
+    /// oldest first (what tests and tools check traces against; unreadable files are skipped).
+    pub fn read_back(&self, services: &[Service]) -> String {
+        self.flush();
+        services
+            .iter()
+            .flat_map(|service| self.files(*service))
+            .filter_map(|file| std::fs::read_to_string(file).ok())
+            .collect()
+    }
+
     /// Lines dropped so far because the writer queue was full.
     pub fn dropped(&self) -> u64 {
         self.inner.shared.dropped_total.load(Ordering::Relaxed)

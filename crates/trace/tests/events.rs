@@ -50,6 +50,23 @@ fn cti_authentication_texts_match_cucm() {
             "LDAP Search for User base: 'OU=Breaking Bad,DC=joshlab,DC=net'",
         ),
         (LdapSearchComplete { code: 0 }, "LDAP Search complete. Code: 0"),
+        (
+            LdapAuthenticateUserEnter,
+            "authenticationLDAP.cpp::authenticateUserWithPassword():enter",
+        ),
+        (
+            LdapAuthenticateUserExit { code: 0 },
+            "authenticationLDAP::authenticateUserWithPassword():Exit(0)",
+        ),
+        (LdapEscapeEnter, "authenticationUtils::escapeLDAPSpecialCharsForFilter():enter"),
+        (LdapConnectEnter, "authenticationLDAP::connect():enter"),
+        (LdapAuthenticateEnter, "authenticationLDAP::Authenticate():enter"),
+        (LdapAuthenticateExit { code: 0 }, "authenticationLDAP::Authenticate():exit(0)"),
+        (LdapConnectionSuccessful { index: 0 }, "Connection # (0): sucessful"),
+        (LdapConnectionDetails, "Details ::"),
+        (LdapServerAddress { host: s("10.10.10.10"), port: 3268 }, "10.10.10.10 3268"),
+        (LdapAdministratorAuthenticated, "Authentication of LDAP administrator successful."),
+        (LdapGetDn, "Get DN of entry."),
         (GotDn { dn: dn.clone() }, "Got DN: CN=Walter White,OU=Breaking Bad,DC=joshlab,DC=net"),
         (
             AttemptAuthenticateDn { dn },

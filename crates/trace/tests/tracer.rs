@@ -81,6 +81,12 @@ fn signals_and_sub_indexes() {
     // Other services have directories but no files until they trace.
     assert!(dir.path().join("sip").is_dir());
     assert!(tracer.files(Service::Sip).is_empty());
+    // Read back by service, as tests and tools do.
+    assert_eq!(
+        tracer.read_back(&[Service::Sip, Service::Cti]),
+        read_all(&tracer, Service::Cti)
+    );
+    assert_eq!(tracer.read_back(&[Service::Sip]), "");
 }
 
 #[test]

@@ -232,6 +232,73 @@ pub async fn update_ldap(
     Ok(Json(settings))
 }
 
+/// A login to try against the configured LDAP directory.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LdapTestRequest {
+    pub userid: String,
+    /// The user's directory password (never stored, traced or logged).
+    pub password: String,
+}
+
+/// What the LDAP login test did, step by step, and how it ended.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LdapTestResult {
+    pub userid: String,
+    pub success: bool,
+    /// The DN of the user's entry, when the password was right.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dn: Option<String>,
+    /// The named failure: wrong_password, account_disabled, account_locked_out,
+    /// password_must_change, account_expired, password_expired, user_not_found,
+    /// user_ambiguous, empty_password, unreachable, timeout, tls_untrusted, tls_name_mismatch,
+    /// tls_failed, plain_bind_refused, service_bind_failed, search_base_invalid,
+    /// not_configured, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The failure, explained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The trace text of every step (as in the `auth` trace files; never the password).
+    pub steps: Vec<String>,
+}
+
+/// Runs the LDAP login flow for a userid with the current settings (even while LDAP is
+/// switched off; the user need not exist in Switchboard) and reports every step: the first
+/// check after `PATCH /api/ldap`. Answers 200 whatever the outcome.
+#[utoipa::path(post, path = "/api/ldap/test", tag = "ldap", request_body = LdapTestRequest,
+    responses((status = 200, body = LdapTestResult), (status = 422, body = ErrorBody)))]
+pub async fn test_ldap(
+    State(s): State<Arc<ApiState>>,
+    ApiJson(req): ApiJson<LdapTestRequest>,
+) -> ApiResult<Json<LdapTestResult>> {
+    if req.userid.is_empty() || req.userid.chars().count() > 256 {
+        return Err(crate::error::ApiError::invalid(
+            "userid",
+            "a userid of 1 to 256 characters",
+        ));
+    }
+    if req.password.len() > 1024 {
+        return Err(crate::error::ApiError::invalid(
+            "password",
+            "at most 1024 bytes",
+        ));
+    }
+    let report = s.authenticator.test_ldap(&req.userid, &req.password).await;
+    let (dn, failure, message) = match report.outcome {
+        Ok(dn) => (Some(dn), None, None),
+        Err(f) => (None, Some(f.name().to_owned()), Some(f.to_string())),
+    };
+    Ok(Json(LdapTestResult {
+        userid: req.userid,
+        success: dn.is_some(),
+        dn,
+        failure,
+        message,
+        steps: report.steps,
+    }))
+}
+
 /// Every edge-proxy entry (`expresswayconfiguration`).
 #[utoipa::path(get, path = "/api/expressway", tag = "expressway", responses((status = 200, body = [Expressway])))]
 pub async fn list_expressways(State(s): State<Arc<ApiState>>) -> ApiResult<Json<Vec<Expressway>>> {

@@ -184,7 +184,7 @@ fn refused(failure: AuthFailure) -> GrantError {
     match failure {
         AuthFailure::Store(e) => GrantError::server(e),
         f if f.is_bad_credentials() => GrantError::invalid_grant("wrong user name or password"),
-        AuthFailure::DirectoryUnavailable { .. } => GrantError::invalid_grant(
+        f if f.is_directory_fault() => GrantError::invalid_grant(
             "the user's directory cannot check passwords now; contact your administrator",
         ),
         _ => GrantError::invalid_grant(LOCKED_OR_DISABLED),
@@ -430,5 +430,21 @@ mod tests {
         assert_eq!(locked, refused(AuthFailure::UserDisabled));
         assert_eq!(locked.code, GrantErrorCode::InvalidGrant);
         assert!(!locked.description.contains("1970"));
+        // LDAP failures: the same three answers, by what the user can do about them.
+        use switchboard_authn::LdapFailure;
+        assert_eq!(
+            refused(AuthFailure::Ldap(LdapFailure::WrongPassword)),
+            refused(AuthFailure::WrongPassword)
+        );
+        assert_eq!(
+            refused(AuthFailure::Ldap(LdapFailure::AccountLockedOut)),
+            locked
+        );
+        let down = refused(AuthFailure::Ldap(LdapFailure::Unreachable {
+            server: "ldap://10.10.10.10:3268".into(),
+            reason: "refused".into(),
+        }));
+        assert!(down.description.contains("directory"), "{down:?}");
+        assert!(!down.description.contains("10.10.10.10"));
     }
 }

@@ -63,7 +63,7 @@ impl OAuthService {
                     .await
                     .map_err(store_error)?;
                 outcome = RevokeOutcome::AccessToken {
-                    userid: access.subject,
+                    userid: access.subject.clone(),
                 };
                 break;
             }
@@ -102,13 +102,13 @@ impl OAuthService {
     pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Introspection {
         if hint != Some("refresh_token") {
             if let Ok(access) = self.verify_access_token(token) {
-                return Introspection::Access(access);
+                return Introspection::Access((*access).clone());
             }
         }
         let Ok(Some(row)) = self.refresh_row(token).await else {
             if hint == Some("refresh_token") {
                 if let Ok(access) = self.verify_access_token(token) {
-                    return Introspection::Access(access);
+                    return Introspection::Access((*access).clone());
                 }
             }
             return Introspection::Inactive;

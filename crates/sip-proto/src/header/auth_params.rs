@@ -1,7 +1,7 @@
 //! The `auth-scheme [ token68 / #auth-param ]` syntax shared by the Authorization and
 //! Authenticate headers (RFC 3261 §25, RFC 7235 §2.1).
 
-use crate::lex::{is_wsp, unquote, Cursor};
+use crate::lex::{is_token, is_wsp, quote, unquote, Cursor};
 
 /// `token68` characters (RFC 7235): `ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/"`,
 /// then `*"="`.
@@ -72,6 +72,16 @@ pub(crate) fn take(params: &mut Vec<(String, String)>, name: &str) -> Option<Str
 }
 
 /// Prints `scheme name=value, name=value…`.
+/// A parameter value that is sent as a token when it is one (`algorithm=MD5`, `qop=auth`,
+/// `nc=00000001`), else quoted so that it parses back to the same value.
+pub(crate) fn token_or_quoted(value: &str) -> String {
+    if is_token(value) {
+        value.to_string()
+    } else {
+        quote(value)
+    }
+}
+
 pub(crate) fn print(scheme: &str, params: &[(&str, String)]) -> String {
     let parts: Vec<String> = params.iter().map(|(n, v)| format!("{n}={v}")).collect();
     format!("{scheme} {}", parts.join(", "))

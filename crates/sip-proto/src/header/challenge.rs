@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::error::{ParseError, ParseErrorKind};
-use crate::header::auth_params::{parse_auth_params, print, split_scheme, take};
+use crate::header::auth_params::{parse_auth_params, print, split_scheme, take, token_or_quoted};
 use crate::headers::Headers;
 use crate::lex::quote;
 
@@ -151,7 +151,11 @@ impl fmt::Display for Challenge {
                 if d.stale {
                     p.push(("stale", "true".to_string()));
                 }
-                p.extend(d.algorithm.clone().map(|v| ("algorithm", v)));
+                p.extend(
+                    d.algorithm
+                        .as_deref()
+                        .map(|v| ("algorithm", token_or_quoted(v))),
+                );
                 p.extend(q(&d.qop).map(|v| ("qop", v)));
                 p.extend(d.other.iter().map(|(n, v)| (n.as_str(), v.clone())));
                 f.write_str(&print("Digest", &p))
@@ -195,6 +199,25 @@ impl Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `sip_header` fuzz target (2026-11-23): a raw line feed inside a quoted
+    /// value was accepted, and the printer (which drops CR and LF) gave back another value.
+    #[test]
+    fn raw_line_break_in_a_quoted_value_is_refused() {
+        let v = "Bearer realm=\"ccmsipline\", error=\"inval\n\0id_token\"";
+        assert!(parse_challenge(v).is_err());
+        assert!(parse_challenge("Digest realm=\"r\r\", nonce=\"n\"").is_err());
+        let ok = "Bearer realm=\"ccmsipline\", error=\"inval\\\0id_token\"";
+        let c = parse_challenge(ok).unwrap();
+        assert_eq!(parse_challenge(&c.to_string()), Ok(c));
+    }
+
+    /// A Digest challenge's non-token `algorithm` is printed quoted, so it parses back.
+    #[test]
+    fn non_token_algorithm_round_trips() {
+        let c = parse_challenge(r#"Digest realm="r", nonce="n", algorithm="SHA 256""#).unwrap();
+        assert_eq!(parse_challenge(&c.to_string()), Ok(c));
+    }
 
     #[test]
     fn printers() {

@@ -5,7 +5,9 @@
 use std::fmt;
 
 use crate::error::{ParseError, ParseErrorKind};
-use crate::header::auth_params::{is_token68, parse_auth_params, print, split_scheme, take};
+use crate::header::auth_params::{
+    is_token68, parse_auth_params, print, split_scheme, take, token_or_quoted,
+};
 use crate::headers::Headers;
 use crate::lex::quote;
 
@@ -128,7 +130,7 @@ impl fmt::Display for Credentials {
                     ("response", quote(&d.response)),
                 ];
                 if let Some(a) = &d.algorithm {
-                    p.push(("algorithm", a.clone()));
+                    p.push(("algorithm", token_or_quoted(a)));
                 }
                 if let Some(c) = &d.cnonce {
                     p.push(("cnonce", quote(c)));
@@ -137,10 +139,10 @@ impl fmt::Display for Credentials {
                     p.push(("opaque", quote(o)));
                 }
                 if let Some(q) = &d.qop {
-                    p.push(("qop", q.clone()));
+                    p.push(("qop", token_or_quoted(q)));
                 }
                 if let Some(n) = &d.nc {
-                    p.push(("nc", n.clone()));
+                    p.push(("nc", token_or_quoted(n)));
                 }
                 p.extend(d.other.iter().map(|(n, v)| (n.as_str(), v.clone())));
                 f.write_str(&print("Digest", &p))
@@ -214,6 +216,22 @@ mod tests {
             r#"Digest username="a", realm="r", nonce="n", uri="u", response="0", nc=1"#
         )
         .is_err());
+    }
+
+    /// Found by the `sip_digest` fuzz target (2026-11-23): a quoted `qop` that is not a
+    /// token (`qop=" p"`) was printed bare (`qop= p`) and parsed back as `p`.
+    #[test]
+    fn non_token_qop_algorithm_and_nc_print_quoted() {
+        let v = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", qop=" p", algorithm="MD5 x", aoaque="o""#;
+        let c = parse_credentials(v).unwrap();
+        let Credentials::Digest(d) = &c else { panic!() };
+        assert_eq!(d.qop.as_deref(), Some(" p"));
+        let printed = c.to_string();
+        assert!(printed.contains(r#"qop=" p""#), "{printed}");
+        assert_eq!(parse_credentials(&printed), Ok(c));
+        // Tokens still go bare, as phones expect.
+        let q = r#"Digest username="a", realm="r", nonce="n", uri="sip:x", response="0", algorithm=MD5, qop=auth, nc=00000001"#;
+        assert_eq!(parse_credentials(q).unwrap().to_string(), q);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::error::{ParseError, ParseErrorKind};
 use crate::headers::Headers;
 use crate::host::{parse_host, parse_ip_lenient, parse_port, Host};
-use crate::lex::{is_token, split_list, Cursor};
+use crate::lex::{is_token, list_items, trim_lws, Cursor};
 use crate::params::Params;
 
 /// The transport of a Via (`sent-protocol`'s last token).
@@ -207,32 +207,164 @@ impl Headers {
     /// share its line. Does nothing when there is no Via.
     pub fn set_top_via(&mut self, via: &Via) {
         if let Some(line) = self.first_value_mut("Via") {
-            let rest: Vec<String> = split_list(line)
-                .into_iter()
-                .skip(1)
-                .map(str::to_string)
-                .collect();
+            let mut items = list_items(line);
+            items.next();
             let mut value = via.to_string();
-            for r in rest {
+            if let Some(rest) = items.remainder() {
                 value.push_str(", ");
-                value.push_str(&r);
+                value.push_str(trim_lws(rest));
             }
             *line = value;
         }
     }
 
+    /// RFC 3261 §18.2.1 and RFC 3581 on the topmost Via, edited in its text (no re-printing:
+    /// this is on every request's path): `;received=<ip>` appended when `received` is given,
+    /// a bare `rport` given the value `rport`. Returns false, changing nothing, when the
+    /// topmost Via already holds a `received` (with `received` given) or an `rport` with a
+    /// value (with `rport` given): then use [`Via::set_received`] / [`Via::set_rport`] and
+    /// [`Headers::set_top_via`].
+    pub fn stamp_top_via(&mut self, received: Option<IpAddr>, rport: Option<u16>) -> bool {
+        let Some(line) = self.first_value_mut("Via") else {
+            return false;
+        };
+        let Some(top) = list_items(line).next() else {
+            return false;
+        };
+        let start = top.as_ptr() as usize - line.as_ptr() as usize;
+        let end = start + top.len();
+        // (offset of the end of a bare `rport` name, or None)
+        let mut bare_rport_at = None;
+        let bytes = line.as_bytes();
+        let mut i = start;
+        let mut in_quotes = false;
+        let mut param_start = None;
+        while i <= end {
+            let b = if i < end { bytes[i] } else { b';' };
+            if in_quotes {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => in_quotes = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                in_quotes = true;
+            } else if b == b';' {
+                if let Some(from) = param_start {
+                    let param = &line[from..i];
+                    let (name, valued) = match param.split_once('=') {
+                        Some((n, _)) => (n, true),
+                        None => (param, false),
+                    };
+                    let name_trimmed = trim_lws(name);
+                    if name_trimmed.eq_ignore_ascii_case("rport") && rport.is_some() {
+                        if valued {
+                            return false;
+                        }
+                        let name_end = name.as_ptr() as usize - line.as_ptr() as usize
+                            + name.trim_end_matches([' ', '\t']).len();
+                        bare_rport_at = Some(name_end);
+                    }
+                    if name_trimmed.eq_ignore_ascii_case("received") && received.is_some() {
+                        return false;
+                    }
+                }
+                param_start = Some(i + 1);
+            }
+            i += 1;
+        }
+        let mut edited = String::with_capacity(line.len() + 48);
+        match (bare_rport_at, rport) {
+            (Some(at), Some(port)) => {
+                edited.push_str(&line[..at]);
+                edited.push('=');
+                edited.push_str(&port.to_string());
+                edited.push_str(&line[at..end]);
+            }
+            _ => edited.push_str(&line[..end]),
+        }
+        if let Some(ip) = received {
+            edited.push_str(";received=");
+            edited.push_str(&ip.to_string());
+        }
+        edited.push_str(&line[end..]);
+        *line = edited;
+        true
+    }
+
     /// The topmost Via.
     pub fn top_via(&self) -> Result<Via, ParseError> {
-        self.vias()?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ParseErrorKind::MissingHeader("Via").into())
+        let top = self
+            .get("Via")
+            .ok_or_else(|| ParseError::from(ParseErrorKind::MissingHeader("Via")))?;
+        parse_via(top).map_err(|d| ParseErrorKind::header("Via", d).into())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text edit gives what parsing, setting and re-printing gives.
+    #[test]
+    fn stamping_in_text_matches_reprinting() {
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::9".parse().unwrap();
+        let cases: &[(&str, Option<IpAddr>, Option<u16>)] = &[
+            (
+                "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK1;rport",
+                None,
+                Some(40000),
+            ),
+            (
+                "SIP/2.0/TCP 127.0.0.1:5060;rport;branch=z9hG4bK1",
+                Some(ip),
+                Some(40000),
+            ),
+            (
+                "SIP/2.0/UDP host.example.com;branch=z9hG4bK1",
+                Some(v6),
+                None,
+            ),
+            (
+                "SIP/2.0/TLS [2001:db8::1]:5061 ; rport ; branch=z9hG4bK1",
+                Some(ip),
+                Some(1),
+            ),
+            (
+                "SIP/2.0/UDP h;x=\"a;rport\";rport, SIP/2.0/UDP other;branch=z9hG4bK2",
+                Some(ip),
+                Some(9),
+            ),
+        ];
+        for (value, received, rport) in cases {
+            let mut fast = Headers::new();
+            fast.push("Via", value);
+            fast.push("Via", "SIP/2.0/UDP second;branch=z9hG4bK3");
+            assert!(fast.stamp_top_via(*received, *rport), "{value}");
+            let mut slow = Headers::new();
+            slow.push("Via", value);
+            slow.push("Via", "SIP/2.0/UDP second;branch=z9hG4bK3");
+            let mut top = slow.top_via().unwrap();
+            if let Some(ip) = received {
+                top.set_received(*ip);
+            }
+            if let Some(port) = rport {
+                top.set_rport(*port);
+            }
+            slow.set_top_via(&top);
+            assert_eq!(fast.vias().unwrap(), slow.vias().unwrap(), "{value}");
+        }
+        // Declined (nothing changed) when the values are there already.
+        let mut h = Headers::new();
+        h.push("Via", "SIP/2.0/UDP h;rport=5;received=192.0.2.1");
+        assert!(!h.stamp_top_via(None, Some(6)));
+        assert!(!h.stamp_top_via(Some(ip), None));
+        assert_eq!(
+            h.get("Via"),
+            Some("SIP/2.0/UDP h;rport=5;received=192.0.2.1")
+        );
+    }
 
     fn via(t: &str) -> Via {
         parse_via(t).unwrap_or_else(|e| panic!("{t}: {e}"))

@@ -1,12 +1,16 @@
-//! `switchboard ldap …`: LDAP / Active Directory authentication settings.
+//! `switchboard ldap …`: LDAP / Active Directory authentication settings (`show`, `set`,
+//! `servers`) and `test <userid>`, the login flow run on the node and printed step by step.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use switchboard_store::model::{LdapServer, LdapSettings, LdapSettingsPatch, LdapTls};
 
+use serde::Deserialize;
+
 use super::client::{decode, CliError, Client};
-use super::output::{detail, read_secret, wire_name, yes_no};
+use super::output::{detail, read_secret, table, wire_name, yes_no};
 
 /// How many LDAP servers the settings hold at most.
 const MAX_SERVERS: usize = 3;
@@ -15,6 +19,15 @@ const MAX_SERVERS: usize = 3;
 pub enum LdapCommand {
     /// Show the LDAP settings.
     Show,
+    /// List the LDAP servers in the order they are tried.
+    Servers,
+    /// Try a login against the directory with the current settings (even while LDAP is
+    /// switched off) and print every step and the outcome; exits 1 when the login fails.
+    /// The password is prompted for, or read from the first line of standard input.
+    Test {
+        /// The userid to look up (as the user types it at login).
+        userid: String,
+    },
     /// Change the given LDAP settings.
     Set {
         /// Use LDAP for users whose source is ldap.
@@ -37,7 +50,8 @@ pub enum LdapCommand {
         /// A user search base (repeat; replaces the list).
         #[arg(long = "search-base", value_name = "DN")]
         search_bases: Vec<String>,
-        /// Search filter template, e.g. "(sAMAccountName=%s)".
+        /// Search filter template with {userid} where the escaped userid goes, e.g.
+        /// "(&(objectclass=user)(sAMAccountName={userid}))" (default: SPEC §5's AD filter).
         #[arg(long)]
         filter: Option<String>,
         /// Attribute holding the user ID, e.g. sAMAccountName.
@@ -102,11 +116,85 @@ pub fn carry_cas(
     servers
 }
 
+/// The answer of `POST /api/ldap/test`.
+#[derive(Debug, Deserialize)]
+pub struct LdapTestResult {
+    pub userid: String,
+    pub success: bool,
+    #[serde(default)]
+    pub dn: Option<String>,
+    #[serde(default)]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    pub steps: Vec<String>,
+}
+
+/// Reads the password to test: prompted on a terminal, else the first line of standard input
+/// (an empty line is sent as is, to show that an empty password is refused).
+fn read_test_password() -> Result<String, CliError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| {
+        CliError::Local(format!("cannot read the password from standard input: {e}"))
+    })?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// The test's report: numbered steps, then the outcome.
+pub fn test_report(r: &LdapTestResult) -> String {
+    let mut out = format!("LDAP login test for '{}'\n", r.userid);
+    for (i, step) in r.steps.iter().enumerate() {
+        out.push_str(&format!("{:>3}  {step}\n", i + 1));
+    }
+    if r.success {
+        out.push_str(&format!(
+            "SUCCESS: authenticated as {}",
+            r.dn.as_deref().unwrap_or("?")
+        ));
+    } else {
+        out.push_str(&format!(
+            "FAILED ({}): {}",
+            r.failure.as_deref().unwrap_or("unknown"),
+            r.message.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}
+
 pub async fn run(client: &Client, command: LdapCommand) -> Result<(), CliError> {
     match command {
         LdapCommand::Show => {
             let answer = client.get(&["ldap"]).await?;
             client.print(answer, |s: LdapSettings| ldap_detail(&s))
+        }
+        LdapCommand::Servers => {
+            let answer = client.get(&["ldap"]).await?;
+            let servers = answer
+                .map(|v| v.get("servers").cloned().unwrap_or_default())
+                .or(Some(serde_json::Value::Array(Vec::new())));
+            client.print(servers, |s: Vec<LdapServer>| servers_table(&s))
+        }
+        LdapCommand::Test { userid } => {
+            let password = read_test_password()?;
+            let body = serde_json::json!({ "userid": userid, "password": password });
+            let answer = client.post(&["ldap", "test"], &body).await?;
+            let value = answer.clone().unwrap_or_default();
+            let result: LdapTestResult = decode(value)?;
+            client.print(answer, |r: LdapTestResult| test_report(&r))?;
+            if result.success {
+                Ok(())
+            } else {
+                Err(CliError::Local(format!(
+                    "the LDAP login of '{}' failed: {}",
+                    result.userid,
+                    result.failure.as_deref().unwrap_or("unknown")
+                )))
+            }
         }
         LdapCommand::Set {
             enabled,
@@ -158,6 +246,26 @@ pub async fn run(client: &Client, command: LdapCommand) -> Result<(), CliError> 
             client.print(answer, |s: LdapSettings| ldap_detail(&s))
         }
     }
+}
+
+/// The servers, in the order they are tried.
+pub fn servers_table(servers: &[LdapServer]) -> String {
+    table(
+        &["order", "host", "port", "tls", "ca"],
+        servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                vec![
+                    (i + 1).to_string(),
+                    s.host.clone(),
+                    s.port.to_string(),
+                    wire_name(&s.tls),
+                    if s.ca_pem.is_some() { "own CA" } else { "-" }.to_string(),
+                ]
+            })
+            .collect::<Vec<Vec<String>>>(),
+    )
 }
 
 /// The settings, one line per server and search base.
@@ -228,6 +336,55 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn test_parses_and_reports() {
+        let cli = parse(&["ldap", "test", "jesse(p)"]).unwrap();
+        match cli.command {
+            AdminCommand::Ldap {
+                command: LdapCommand::Test { userid },
+            } => assert_eq!(userid, "jesse(p)"),
+            other => panic!("{other:?}"),
+        }
+        let ok = LdapTestResult {
+            userid: "wwhite".into(),
+            success: true,
+            dn: Some("CN=Walter White,DC=joshlab,DC=net".into()),
+            failure: None,
+            message: None,
+            steps: vec![
+                "userid is wwhite".into(),
+                "Got DN: CN=Walter White,DC=joshlab,DC=net".into(),
+            ],
+        };
+        assert_eq!(
+            test_report(&ok),
+            "LDAP login test for 'wwhite'\n  1  userid is wwhite\n  2  Got DN: CN=Walter White,DC=joshlab,DC=net\n\
+             SUCCESS: authenticated as CN=Walter White,DC=joshlab,DC=net"
+        );
+        let failed = LdapTestResult {
+            success: false,
+            dn: None,
+            failure: Some("wrong_password".into()),
+            message: Some("LDAP: wrong password".into()),
+            steps: vec![],
+            ..ok
+        };
+        assert!(test_report(&failed).ends_with("FAILED (wrong_password): LDAP: wrong password"));
+        assert_eq!(
+            servers_table(&[parse_server("10.10.10.10:3268:plain").unwrap()]),
+            table(
+                &["order", "host", "port", "tls", "ca"],
+                vec![vec![
+                    "1".into(),
+                    "10.10.10.10".into(),
+                    "3268".into(),
+                    "plain".into(),
+                    "-".into()
+                ]]
+            )
+        );
     }
 
     #[test]
