@@ -42,7 +42,7 @@ store=()
 if [ -n "${STORE_URL:-}" ]; then store=(--store-url "$STORE_URL"); fi
 pinned "${SERVER_CPUS:-}" ./target/release/switchboard serve --demo --node-name oauthbench \
     --https 127.0.0.1:0 --sip-udp 127.0.0.1:0 --sip-tcp 127.0.0.1:0 --sip-tls 127.0.0.1:0 \
-    --sip-oauth 127.0.0.1:0 --sip-mra-oauth 127.0.0.1:0 --config-http 127.0.0.1:0 \
+    --sip-oauth 127.0.0.1:0 --sip-mra-oauth 127.0.0.1:0 --cti 127.0.0.1:0 --cti-tls 127.0.0.1:0 --config-http 127.0.0.1:0 \
     --data-dir "$data/node" "${store[@]}"
 "${cmd[@]}" >"$data/serve.log" 2>&1 &
 serve_pid=$!

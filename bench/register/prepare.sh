@@ -31,7 +31,7 @@ fi
 rm -f "$DATA/sb/node.url"
 "$ROOT/target/release/switchboard" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
   --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 --sip-oauth 127.0.0.1:5090 \
-  --sip-mra-oauth 127.0.0.1:5091 --config-http 127.0.0.1:6970 > "$DATA/prepare-serve.log" 2>&1 &
+  --sip-mra-oauth 127.0.0.1:5091 --cti 127.0.0.1:2748 --cti-tls 127.0.0.1:2749 --config-http 127.0.0.1:6970 > "$DATA/prepare-serve.log" 2>&1 &
 NODE=$!
 for _ in $(seq 300); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
 [ -f "$DATA/sb/node.url" ] || { echo "the node did not start: $DATA/prepare-serve.log" >&2; kill "$NODE"; exit 1; }

@@ -109,7 +109,7 @@ if [ "$SERVER" = kamailio ]; then
 else
   rm -f "$DATA/sb/node.url"
   "${LAUNCH[@]}" taskset -c 0 "$BIN" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
-    --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 --sip-oauth 127.0.0.1:5090 --sip-mra-oauth 127.0.0.1:5091 --config-http 127.0.0.1:6970 > "$RUN/server.log" 2>&1 &
+    --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 --sip-oauth 127.0.0.1:5090 --sip-mra-oauth 127.0.0.1:5091 --cti 127.0.0.1:2748 --cti-tls 127.0.0.1:2749 --config-http 127.0.0.1:6970 > "$RUN/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
   SB=(taskset -c 1 "$BIN" --data-dir "$DATA/sb")

@@ -82,6 +82,7 @@ async fn provision(store: &Store) {
             index: 1,
             dn: "1001".into(),
         }],
+        allow_cti_control: true,
     };
     store.create_device(actor, &device).await.unwrap();
 }

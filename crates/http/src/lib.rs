@@ -61,6 +61,8 @@ pub struct ApiState {
     pub oauth: Arc<switchboard_oauth::OAuthService>,
     /// End-user authentication (local users, the credential policy).
     pub authenticator: switchboard_authn::Authenticator,
+    /// The CTI Manager, whose WebSocket transport is `/cti` on this port.
+    pub cti: Arc<switchboard_cti::CtiManager>,
 }
 
 /// A configuration object changed (the store's table name and key).
@@ -141,7 +143,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/api/openapi.json",
             axum::routing::get(|| async { axum::Json(openapi()) }),
-        );
+        )
+        .route("/cti", axum::routing::get(cti_websocket));
     open.merge(api)
         .merge(oauth::router(state.clone()))
         .fallback(|| async {
@@ -157,6 +160,32 @@ pub fn router(state: Arc<ApiState>) -> Router {
             Duration::from_secs(30),
         ))
         .with_state(state)
+}
+
+/// `GET /cti`: the CTI protocol over WebSocket (one JSON message per text frame; the CTI
+/// Manager authenticates the provider, not the HTTP layer).
+async fn cti_websocket(
+    axum::extract::State(state): axum::extract::State<Arc<ApiState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> axum::response::Response {
+    let local = state
+        .listeners
+        .read()
+        .ok()
+        .and_then(|l| {
+            l.iter()
+                .find(|x| x.service == "https")
+                .and_then(|x| x.address.parse().ok())
+        })
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let cti = state.cti.clone();
+    // Frames above the protocol's 64 KiB are refused by the CTI layer with FRAME_TOO_LARGE;
+    // the WebSocket layer stops far larger ones before they are buffered.
+    upgrade
+        .max_message_size(4 * switchboard_cti_proto::MAX_FRAME_LEN)
+        .max_frame_size(4 * switchboard_cti_proto::MAX_FRAME_LEN)
+        .on_upgrade(move |socket| cti.serve_websocket(socket, peer, local))
 }
 
 /// Serves the API over TLS on `listener` until `shutdown` resolves, reloading the certificate
@@ -205,7 +234,9 @@ pub async fn serve_https(
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
-    let result = server.serve(router(state).into_make_service()).await;
+    let result = server
+        .serve(router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await;
     reloader.abort();
     result
 }

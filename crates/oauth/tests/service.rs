@@ -94,6 +94,7 @@ async fn lab(backend: &str) -> Lab {
                 digest_user: None,
                 digest_password: None,
                 lines: Vec::new(),
+                allow_cti_control: true,
             },
         )
         .await

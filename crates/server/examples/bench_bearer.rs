@@ -145,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
                         digest_user: None,
                         digest_password: None,
                         lines: Vec::new(),
+                        allow_cti_control: true,
                     },
                 )
                 .await?;

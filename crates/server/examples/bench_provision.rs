@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
                 digest_user: None,
                 digest_password: Some(password.clone()),
                 lines: Vec::new(),
+                allow_cti_control: true,
             };
             store.create_device("bench", &device).await?;
         }

@@ -185,6 +185,7 @@ pub async fn seed_demo(
                 digest_user: Some(DEMO_DESKPHONE.into()),
                 digest_password: Some(digest_password.clone()),
                 lines: line.clone(),
+                allow_cti_control: true,
             },
         )
         .await?;
@@ -201,6 +202,7 @@ pub async fn seed_demo(
                 digest_user: None,
                 digest_password: None,
                 lines: line,
+                allow_cti_control: true,
             },
         )
         .await?;

@@ -65,6 +65,10 @@ pub struct ListenSection {
     /// Overrides the config file service's HTTP socket (the node's `config_http` port, 6970,
     /// otherwise).
     pub config_http: Option<SocketAddr>,
+    /// Overrides the CTI Manager's plain TCP socket (the node's `cti` port, 2748, otherwise).
+    pub cti: Option<SocketAddr>,
+    /// Overrides the CTI Manager's TLS socket (the node's `cti_tls` port, 2749, otherwise).
+    pub cti_tls: Option<SocketAddr>,
 }
 
 impl ListenSection {
@@ -78,6 +82,8 @@ impl ListenSection {
         self.sip_oauth = any;
         self.sip_mra_oauth = any;
         self.config_http = any;
+        self.cti = any;
+        self.cti_tls = any;
     }
 }
 
@@ -93,6 +99,8 @@ impl Default for ListenSection {
             sip_oauth: None,
             sip_mra_oauth: None,
             config_http: None,
+            cti: None,
+            cti_tls: None,
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct RunningNode {
     pub sip: switchboard_sip::SipService,
     follower: tokio::task::JoinHandle<()>,
     oauth_refresher: tokio::task::JoinHandle<()>,
+    cti_listeners: switchboard_cti::CtiListeners,
+    cti_events: tokio::task::JoinHandle<()>,
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {
@@ -144,6 +146,20 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
             .context("cannot start the OAuth authorization server")?;
     let oauth_refresher = oauth.spawn_refresher(OAUTH_REFRESH);
 
+    let callctl = Arc::new(switchboard_callctl::CallControl::new());
+    let cti_keys = switchboard_cti::keys::load_or_create(&data_dir.join("cti.key"))
+        .context("cannot load the node's CTI key")?;
+    let cti = switchboard_cti::CtiManager::new(
+        switchboard_cti::CtiConfig::default(),
+        store.clone(),
+        tracer.clone(),
+        authenticator.clone(),
+        Arc::new(OAuthCtiTokens(oauth.clone())),
+        cti_keys,
+        callctl.clone(),
+    );
+    let cti_events = cti.spawn_device_events();
+
     let state = Arc::new(ApiState {
         store,
         tracer,
@@ -154,9 +170,10 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         trust: watch::Sender::new(Arc::new(trust)),
         listeners: Arc::new(RwLock::new(Vec::new())),
         changes: tokio::sync::broadcast::channel(64).0,
-        callctl: Arc::new(switchboard_callctl::CallControl::new()),
+        callctl,
         oauth,
         authenticator,
+        cti,
     });
 
     let sip_socket = |over: Option<SocketAddr>, port: u32| {
@@ -213,6 +230,19 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         sip_followed,
     ));
 
+    let cti_socket = |over: Option<SocketAddr>, port: u32| {
+        over.unwrap_or_else(|| SocketAddr::new(config.listen.address, port as u16))
+    };
+    let cti_listeners = switchboard_cti::CtiListeners::start(
+        state.cti.clone(),
+        cti_socket(config.listen.cti, node.ports.cti),
+        cti_socket(config.listen.cti_tls, node.ports.cti_tls),
+        state.identity.subscribe(),
+    )
+    .await?;
+    state.set_listener("cti", "tcp", cti_listeners.tcp);
+    state.set_listener("cti-tls", "tcp", cti_listeners.tls);
+
     let (shutdown, shutdown_rx) = watch::channel(false);
     let config_http_socket = match config.listen.config_http {
         Some(addr) => following::ListenerSocket::Fixed(addr),
@@ -246,6 +276,8 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         sip,
         follower,
         oauth_refresher,
+        cti_listeners,
+        cti_events,
     })
 }
 
@@ -273,6 +305,29 @@ impl switchboard_sip::BearerVerifier for OAuthBearer {
             device: t.device.clone(),
             expires_at: t.expires_at,
         })
+    }
+}
+
+/// The scope a token needs to open a CTI provider.
+const CTI_SCOPE: &str = "cti";
+
+/// The node's OAuth service as the CTI Manager's access-token verifier (the token must carry
+/// the `cti` scope).
+struct OAuthCtiTokens(Arc<switchboard_oauth::OAuthService>);
+
+impl switchboard_cti::TokenVerifier for OAuthCtiTokens {
+    fn verify(&self, access_token: &str) -> Result<String, String> {
+        let t = self
+            .0
+            .verify_access_token(access_token)
+            .map_err(|e| e.to_string())?;
+        if !t.scope.split(' ').any(|s| s == CTI_SCOPE) {
+            return Err(format!(
+                "the token's scope '{}' lacks '{CTI_SCOPE}'",
+                t.scope
+            ));
+        }
+        Ok(t.subject.clone())
     }
 }
 
@@ -358,8 +413,17 @@ async fn follow_changes(
         };
         let kind = change.as_ref().map(|c| c.object_type.as_str());
         match (kind, &change) {
-            // One device changed: only it is read again, on its next REGISTER.
-            (Some("device"), Some(c)) => registrar.device_changed(&c.object_id),
+            // One device changed: only it is read again, on its next REGISTER; CTI watchers
+            // of a deleted device see it go out of service.
+            (Some("device"), Some(c)) => {
+                registrar.device_changed(&c.object_id);
+                if matches!(
+                    state.store.get_device(&c.object_id).await,
+                    Err(switchboard_store::StoreError::NotFound { .. })
+                ) {
+                    state.cti.device_removed(&c.object_id);
+                }
+            }
             // A profile may touch any device; after missed changes anything may have: reload
             // the whole cache so registrations keep being served from memory.
             (Some("securityprofile"), _) | (None, _) => {
@@ -444,6 +508,8 @@ impl RunningNode {
         let config_files = self.config_http.await;
         self.follower.abort();
         self.oauth_refresher.abort();
+        self.cti_listeners.stop();
+        self.cti_events.abort();
         self.sip.shutdown().await;
         self.state.tracer.emit_default(
             Service::Node,

@@ -15,6 +15,7 @@ struct DeviceRow {
     security_profile: String,
     digest_user: Option<String>,
     has_digest_password: bool,
+    allow_cti_control: bool,
     created_at: String,
     updated_at: String,
 }
@@ -48,7 +49,7 @@ pub struct DeviceAuthRow {
 }
 
 const DEVICE_COLUMNS: &str = "name, description, product, device_class, protocol, owner_userid, \
-     security_profile, digest_user, (digest_secret IS NOT NULL) AS has_digest_password, created_at, updated_at";
+     security_profile, digest_user, (digest_secret IS NOT NULL) AS has_digest_password, allow_cti_control, created_at, updated_at";
 
 fn class_text(class: DeviceClass) -> &'static str {
     match class {
@@ -73,6 +74,7 @@ impl DeviceRow {
             security_profile: self.security_profile,
             digest_user: self.digest_user,
             has_digest_password: self.has_digest_password,
+            allow_cti_control: self.allow_cti_control,
             lines,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -263,8 +265,8 @@ impl Store {
             );
             sqlx::query(
                 "INSERT INTO device (name, description, product, device_class, protocol, owner_userid, \
-                 security_profile, digest_user, digest_secret, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'SIP', $5, $6, $7, $8, $9, $9)",
+                 security_profile, digest_user, digest_secret, allow_cti_control, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'SIP', $5, $6, $7, $8, $10, $9, $9)",
             )
             .bind(&new.name)
             .bind(&new.description)
@@ -275,6 +277,7 @@ impl Store {
             .bind(&new.digest_user)
             .bind(&sealed)
             .bind(&at)
+            .bind(new.allow_cti_control)
             .execute(&mut *tx)
             .await
             .map_err(StoreError::on_insert("device", &new.name))?;
@@ -317,7 +320,7 @@ impl Store {
             sqlx::query(
                 "UPDATE device SET description = $2, product = $3, device_class = $4, owner_userid = $5, \
                  security_profile = $6, digest_user = $7, digest_secret = COALESCE($8, digest_secret), \
-                 updated_at = $9 WHERE name = $1",
+                 allow_cti_control = $10, updated_at = $9 WHERE name = $1",
             )
             .bind(name)
             .bind(patch.description.as_ref().unwrap_or(&current.description))
@@ -328,6 +331,7 @@ impl Store {
             .bind(patch.digest_user.as_ref().or(current.digest_user.as_ref()))
             .bind(&sealed)
             .bind(now())
+            .bind(patch.allow_cti_control.unwrap_or(current.allow_cti_control))
             .execute(&mut *tx)
             .await?;
             if let Some(lines) = &patch.lines {

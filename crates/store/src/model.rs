@@ -247,6 +247,9 @@ pub struct Device {
     /// Digest user name (the device name when unset); the password is never returned.
     pub digest_user: Option<String>,
     pub has_digest_password: bool,
+    /// CUCM's "Allow Control of Device from CTI"; when off, CTI applications may not open the
+    /// device (`CTIERR_ACCESS_TO_DEVICE_DENIED`).
+    pub allow_cti_control: bool,
     pub lines: Vec<LineAppearance>,
     pub created_at: String,
     pub updated_at: String,
@@ -270,6 +273,9 @@ pub struct DeviceNew {
     pub digest_password: Option<String>,
     #[serde(default)]
     pub lines: Vec<LineAppearance>,
+    /// Whether CTI applications may open the device (default: yes).
+    #[serde(default = "yes")]
+    pub allow_cti_control: bool,
 }
 
 /// A partial update of a device. `owner: null` is not distinguishable from absent: use
@@ -288,6 +294,7 @@ pub struct DevicePatch {
     pub digest_password: Option<String>,
     /// Replaces all line appearances when present.
     pub lines: Option<Vec<LineAppearance>>,
+    pub allow_cti_control: Option<bool>,
 }
 
 /// A directory number.

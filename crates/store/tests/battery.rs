@@ -252,6 +252,7 @@ async fn devices_and_references(backend: &str) {
             index: 1,
             dn: "1001".into(),
         }],
+        allow_cti_control: true,
     };
     assert_eq!(
         field_of(store.create_device("admin", &new).await.unwrap_err()),
@@ -722,6 +723,7 @@ async fn config_file_reads(backend: &str) {
             digest_user: None,
             digest_password: None,
             lines: appearance.clone(),
+            allow_cti_control: true,
         };
         store.create_device("admin", &device).await.unwrap();
     }

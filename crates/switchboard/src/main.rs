@@ -58,7 +58,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a node (creates its data directory, database, certificate and admin on first start).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => {
                 let data_dir = data_dir_given.then(|| cli.connect.data_dir.clone());
-                match serve::run(args, data_dir, utc_offset).await {
+                match serve::run(*args, data_dir, utc_offset).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("error: {e:#}");

@@ -44,6 +44,12 @@ pub struct ServeArgs {
     /// (6970).
     #[arg(long)]
     pub config_http: Option<SocketAddr>,
+    /// CTI Manager plain TCP socket, overriding the node's configured `cti` port (2748).
+    #[arg(long)]
+    pub cti: Option<SocketAddr>,
+    /// CTI Manager TLS socket, overriding the node's configured `cti_tls` port (2749).
+    #[arg(long)]
+    pub cti_tls: Option<SocketAddr>,
     /// Use PostgreSQL at this URL instead of the embedded SQLite.
     #[arg(long, env = "SWITCHBOARD_STORE_URL", hide_env_values = true)]
     pub store_url: Option<String>,
@@ -78,6 +84,8 @@ pub async fn run(
         (args.sip_oauth, &mut config.listen.sip_oauth),
         (args.sip_mra_oauth, &mut config.listen.sip_mra_oauth),
         (args.config_http, &mut config.listen.config_http),
+        (args.cti, &mut config.listen.cti),
+        (args.cti_tls, &mut config.listen.cti_tls),
     ] {
         if flag.is_some() {
             *slot = flag;

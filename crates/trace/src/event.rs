@@ -177,16 +177,79 @@ pub enum TraceEvent {
     },
     /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ProviderOpenResponse (seq#=2) provider id=16777223`
     CtiProviderOpenResponse { seq: u32, provider_id: u32 },
-    /// `[CTI-APP] [CTIHandler::processIncomingMessage] CTI DeviceOpenRequest ( seq#=4 device name= SEP001794625DE5)`
+    /// `[CTI-APP] [CTIHandler::processIncomingMessage] CTI DeviceOpenRequest ( seq#=4 device name=SEP001794625DE5)`
     CtiDeviceOpenRequest { seq: u32, device: String },
-    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceOpenResponse ( seq#=4 result=0 DH=38 deviceName= SEP001794625DE5)`
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceOpenResponse ( seq#=4 result=0 DH=38
+    /// deviceName=SEP001794625DE5 deviceType=Cisco 8841 deviceId=SEP001794625DE5 protocol=SIP
+    /// state=out_of_service)` (one line)
     CtiDeviceOpenResponse {
         seq: u32,
         device: String,
         handle: u32,
+        device_type: String,
+        device_id: String,
+        state: String,
     },
-    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceInServiceEvent ( DH=38 )`
-    CtiDeviceInServiceEvent { handle: u32 },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceInServiceEvent ( DH=38 )
+    /// deviceName=SEP001794625DE5 provider id=16777223`
+    CtiDeviceInServiceEvent {
+        handle: u32,
+        device: String,
+        provider_id: u32,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI DeviceOutOfServiceEvent ( DH=38 )
+    /// deviceName=SEP001794625DE5 provider id=16777223 reason=unregistered`
+    CtiDeviceOutOfServiceEvent {
+        handle: u32,
+        device: String,
+        provider_id: u32,
+        reason: String,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ProviderOpenCompletedEvent ( provider id=16777223 )
+    /// Userid = wwhite`
+    CtiProviderOpenCompleted { provider_id: u32, userid: String },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ProviderOpenFailedEvent ( provider id=… )
+    /// reason=DIRECTORY_LOGIN_FAILED (…)`
+    CtiProviderOpenFailed {
+        provider_id: u32,
+        reason: String,
+        message: String,
+    },
+    /// Any other request received: `[CTI-APP] [CTIHandler::processIncomingMessage] CTI
+    /// LineOpenRequest ( seq#=5 DH=38 dn=1001)`; `detail` is the part inside the parentheses after
+    /// the `seq#`.
+    CtiRequestIn {
+        name: String,
+        seq: u32,
+        detail: String,
+    },
+    /// Any other response sent: `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI LineOpenResponse
+    /// ( seq#=5 DH=38 LH=1 dn=1001)`.
+    CtiResponseOut {
+        name: String,
+        seq: u32,
+        detail: String,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI ErrorResponse ( seq#=4
+    /// error=DEVICE_NOT_FOUND ) no device named SEP…`; `seq#=none` for connection-level errors.
+    CtiErrorResponse {
+        seq: Option<u32>,
+        error: String,
+        message: String,
+    },
+    /// `CTI connection accepted from tcp 127.0.0.1:40000 on 127.0.0.1:2748`
+    CtiConnectionAccepted {
+        transport: String,
+        peer: String,
+        local: String,
+    },
+    /// `CTI connection closed: tcp 127.0.0.1:40000 provider id=16777223 (HEARTBEAT_TIMEOUT)`
+    CtiConnectionClosed {
+        transport: String,
+        peer: String,
+        provider_id: Option<u32>,
+        reason: String,
+    },
     /// `SuperProvider = Disabled CallParkRetrievalAllowed = Disabled ModifyCallingNumber = Disabled
     /// CTI Enabled = Enabled CallMonitor=Disabled CallRecord=Disabled Userid = wwhite result=0`
     /// (one line; `Enabled`/`Disabled` from the booleans)

@@ -37,6 +37,8 @@ impl TraceEvent {
             | LdapConnectionFailed { .. }
             | LdapFailover { .. }
             | AuthenticationFailed { .. }
+            | CtiProviderOpenFailed { .. }
+            | CtiErrorResponse { .. }
             | LocalUserLockedOut { .. }
             | OAuthGrantRefused { .. }
             | OAuthRefreshTokenReused { .. } => Level::Error,
@@ -114,6 +116,12 @@ impl TraceEvent {
             | CtiDeviceOpenRequest { .. }
             | CtiDeviceOpenResponse { .. }
             | CtiDeviceInServiceEvent { .. }
+            | CtiDeviceOutOfServiceEvent { .. }
+            | CtiProviderOpenCompleted { .. }
+            | CtiRequestIn { .. }
+            | CtiResponseOut { .. }
+            | CtiConnectionAccepted { .. }
+            | CtiConnectionClosed { .. }
             | OAuthTokenIssued { .. }
             | OAuthTokensRevoked { .. }
             | OAuthKeyCreated { .. }
@@ -252,14 +260,60 @@ impl fmt::Display for TraceEvent {
                 "{CTI_OUT} ProviderOpenResponse (seq#={seq}) provider id={provider_id}"
             ),
             CtiDeviceOpenRequest { seq, device } => {
-                write!(f, "{CTI_IN} DeviceOpenRequest ( seq#={seq} device name= {device})")
+                write!(f, "{CTI_IN} DeviceOpenRequest ( seq#={seq} device name={device})")
             }
-            CtiDeviceOpenResponse { seq, device, handle } => write!(
+            CtiDeviceOpenResponse { seq, device, handle, device_type, device_id, state } => write!(
                 f,
-                "{CTI_OUT} DeviceOpenResponse ( seq#={seq} result=0 DH={handle} deviceName= {device})"
+                "{CTI_OUT} DeviceOpenResponse ( seq#={seq} result=0 DH={handle} deviceName={device} \
+                 deviceType={device_type} deviceId={device_id} protocol=SIP state={state})"
             ),
-            CtiDeviceInServiceEvent { handle } => {
-                write!(f, "{CTI_OUT} DeviceInServiceEvent ( DH={handle} )")
+            CtiDeviceInServiceEvent { handle, device, provider_id } => write!(
+                f,
+                "{CTI_OUT} DeviceInServiceEvent ( DH={handle} ) deviceName={device} provider id={provider_id}"
+            ),
+            CtiDeviceOutOfServiceEvent { handle, device, provider_id, reason } => write!(
+                f,
+                "{CTI_OUT} DeviceOutOfServiceEvent ( DH={handle} ) deviceName={device} provider id={provider_id} reason={reason}"
+            ),
+            CtiProviderOpenCompleted { provider_id, userid } => write!(
+                f,
+                "{CTI_OUT} ProviderOpenCompletedEvent ( provider id={provider_id} ) Userid = {userid}"
+            ),
+            CtiProviderOpenFailed { provider_id, reason, message } => write!(
+                f,
+                "{CTI_OUT} ProviderOpenFailedEvent ( provider id={provider_id} ) reason={reason} ({message})"
+            ),
+            CtiRequestIn { name, seq, detail } => {
+                write!(f, "{CTI_IN} {name} ( seq#={seq}")?;
+                if !detail.is_empty() {
+                    write!(f, " {detail}")?;
+                }
+                f.write_str(")")
+            }
+            CtiResponseOut { name, seq, detail } => {
+                write!(f, "{CTI_OUT} {name} ( seq#={seq}")?;
+                if !detail.is_empty() {
+                    write!(f, " {detail}")?;
+                }
+                f.write_str(")")
+            }
+            CtiErrorResponse { seq, error, message } => {
+                write!(f, "{CTI_OUT} ErrorResponse ( seq#=")?;
+                match seq {
+                    Some(seq) => write!(f, "{seq}")?,
+                    None => f.write_str("none")?,
+                }
+                write!(f, " error={error} ) {message}")
+            }
+            CtiConnectionAccepted { transport, peer, local } => {
+                write!(f, "CTI connection accepted from {transport} {peer} on {local}")
+            }
+            CtiConnectionClosed { transport, peer, provider_id, reason } => {
+                write!(f, "CTI connection closed: {transport} {peer}")?;
+                if let Some(id) = provider_id {
+                    write!(f, " provider id={id}")?;
+                }
+                write!(f, " ({reason})")
             }
             CtiUserSettings {
                 userid,

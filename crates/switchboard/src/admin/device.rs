@@ -39,6 +39,10 @@ pub enum DeviceCommand {
         /// A line appearance, button INDEX showing directory number DN (repeat).
         #[arg(long = "line", value_name = "INDEX:DN", value_parser = parse_line)]
         lines: Vec<LineAppearance>,
+        /// Refuse control of the device from CTI applications (CUCM's "Allow Control of
+        /// Device from CTI" unchecked).
+        #[arg(long)]
+        no_cti_control: bool,
     },
     /// Change the given settings of a device.
     Set {
@@ -67,6 +71,9 @@ pub enum DeviceCommand {
         /// Remove every line appearance.
         #[arg(long, conflicts_with = "lines")]
         clear_lines: bool,
+        /// Whether CTI applications may open the device.
+        #[arg(long, value_name = "true|false")]
+        cti_control: Option<bool>,
     },
     /// Delete a device.
     Delete { name: String },
@@ -131,6 +138,7 @@ pub async fn run(client: &Client, command: DeviceCommand) -> Result<(), CliError
             digest_user,
             digest_password_stdin,
             lines,
+            no_cti_control,
         } => {
             let body = DeviceNew {
                 name,
@@ -142,6 +150,7 @@ pub async fn run(client: &Client, command: DeviceCommand) -> Result<(), CliError
                 digest_user,
                 digest_password: digest_password(digest_password_stdin)?,
                 lines,
+                allow_cti_control: !no_cti_control,
             };
             let answer = client.post(&["devices"], &body).await?;
             client.print(answer, |device: Device| device_detail(&device))
@@ -158,6 +167,7 @@ pub async fn run(client: &Client, command: DeviceCommand) -> Result<(), CliError
             digest_password_stdin,
             lines,
             clear_lines,
+            cti_control,
         } => {
             let body = DevicePatch {
                 description,
@@ -169,6 +179,7 @@ pub async fn run(client: &Client, command: DeviceCommand) -> Result<(), CliError
                 digest_user,
                 digest_password: digest_password(digest_password_stdin)?,
                 lines: lines_patch(lines, clear_lines),
+                allow_cti_control: cti_control,
             };
             let answer = client.patch(&["devices", &name], &body).await?;
             client.print(answer, |device: Device| device_detail(&device))
@@ -240,6 +251,7 @@ pub fn device_detail(d: &Device) -> String {
             d.digest_user.clone().unwrap_or_else(|| d.name.clone()),
         ),
         ("has_digest_password", yes_no(d.has_digest_password)),
+        ("allow_cti_control", yes_no(d.allow_cti_control)),
     ];
     rows.extend(
         d.lines
@@ -349,6 +361,7 @@ mod tests {
             security_profile: "8841-auth".into(),
             digest_user: None,
             has_digest_password: false,
+            allow_cti_control: true,
             lines: vec![LineAppearance {
                 index: 1,
                 dn: "1001".into(),

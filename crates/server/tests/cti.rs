@@ -1,0 +1,940 @@
+//! The CTI Manager end to end on a node booted in-process on ephemeral loopback ports: the
+//! seed's 17 steps over the plain port with a sealed password (the deskphone registering for
+//! real through SIPp), and every failure the protocol names, each over a real socket, each
+//! leaving the node serving the others. The client here speaks raw frames (built with the
+//! protocol crate) so that hostile bytes can be sent too.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_cti_proto::seal::seal_password;
+use switchboard_cti_proto::*;
+use switchboard_server::{NodeConfig, RunningNode, StartOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PHONE: &str = "SEP001794625DE5";
+const SOFTPHONE: &str = "CSFwwhite";
+
+struct Node {
+    node: RunningNode,
+    client: reqwest::Client,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+async fn boot() -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        node_name: Some("ucm1".into()),
+        ..Default::default()
+    };
+    config.listen.ephemeral("127.0.0.1".parse().unwrap());
+    let node = switchboard_server::start(
+        config,
+        StartOptions {
+            demo: true,
+            utc_offset: None,
+        },
+    )
+    .await
+    .unwrap();
+    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
+    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
+        .build()
+        .unwrap();
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Node {
+        node,
+        client,
+        token,
+        dir,
+    }
+}
+
+impl Node {
+    fn listener(&self, service: &str, transport: &str) -> SocketAddr {
+        let l = self.node.state.listeners.read().unwrap();
+        l.iter()
+            .find(|x| x.service == service && x.transport == transport)
+            .unwrap_or_else(|| panic!("no {service} listener"))
+            .address
+            .parse()
+            .unwrap()
+    }
+    fn cti(&self) -> SocketAddr {
+        self.listener("cti", "tcp")
+    }
+    fn demo_password(&self, id: &str) -> String {
+        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    }
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.node.api_url()))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+    /// An access token from the node's OAuth server (password grant) with `scope`.
+    async fn access_token(&self, scope: &str) -> String {
+        let password = self.demo_password("wwhite");
+        let resp = self
+            .client
+            .post(format!("{}/oauth/token", self.node.api_url()))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "jabber"),
+                ("username", "wwhite"),
+                ("password", password.as_str()),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let body: Value = resp.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+    fn traces(&self) -> String {
+        self.node.state.tracer.flush();
+        self.node
+            .state
+            .tracer
+            .read_back(&[switchboard_trace::Service::Cti])
+    }
+}
+
+/// A CTI connection speaking raw frames.
+struct Raw {
+    stream: TcpStream,
+    decoder: FrameDecoder,
+}
+
+/// How long a test waits for a message it expects.
+const WAIT: Duration = Duration::from_secs(10);
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Raw {
+        Raw {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            decoder: FrameDecoder::default(),
+        }
+    }
+    async fn send(&mut self, m: impl Into<Message>) {
+        let frame = encode_message_frame(&m.into()).unwrap();
+        self.stream.write_all(&frame).await.unwrap();
+    }
+    async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+    /// The next message, or `None` when the server closed the connection.
+    async fn next(&mut self, wait: Duration) -> Option<Message> {
+        tokio::time::timeout(wait, async {
+            loop {
+                if let Some(m) = self.decoder.next_message().unwrap() {
+                    return Some(m);
+                }
+                let mut buf = [0u8; 4096];
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => self.decoder.push(&buf[..n]),
+                }
+            }
+        })
+        .await
+        .expect("no message in time")
+    }
+    async fn recv(&mut self) -> Message {
+        self.next(WAIT)
+            .await
+            .expect("the server closed the connection")
+    }
+    /// Reads until the server closes; returns what came before.
+    async fn until_closed(&mut self) -> Vec<Message> {
+        let mut seen = Vec::new();
+        while let Some(m) = self.next(WAIT).await {
+            seen.push(m);
+        }
+        seen
+    }
+    async fn error(&mut self) -> ErrorResponse {
+        match self.recv().await {
+            Message::ErrorResponse(e) => e,
+            other => panic!("expected an ErrorResponse, got {other:?}"),
+        }
+    }
+}
+
+fn open_request(seq: u32, login: &str, auth: Auth) -> ProviderOpenRequest {
+    ProviderOpenRequest {
+        seq,
+        protocol_versions: vec![1],
+        login: login.into(),
+        auth,
+        application: "Shibui".into(),
+        client_version: "cti-e2e/1".into(),
+        heartbeat_s: 60,
+        timer_s: 10,
+    }
+}
+
+/// Steps 1–14 on the plain port: open, seal the password to the node's key with the nonce,
+/// authenticate. Returns the response and the outcome event.
+async fn open_sealed(
+    raw: &mut Raw,
+    login: &str,
+    password: &str,
+) -> (ProviderOpenResponse, Message) {
+    raw.send(open_request(2, login, Auth::SealedPassword {}))
+        .await;
+    let Message::ProviderOpenResponse(resp) = raw.recv().await else {
+        panic!("no ProviderOpenResponse")
+    };
+    let sealed = seal_password(
+        resp.cti_public_key.as_deref().expect("the node's CTI key"),
+        login,
+        resp.nonce.as_deref().expect("a nonce"),
+        password,
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    raw.send(ProviderAuthenticateRequest {
+        seq: 3,
+        sealed_password: sealed,
+    })
+    .await;
+    assert_eq!(
+        raw.recv().await,
+        Message::ProviderAuthenticateResponse(ProviderAuthenticateResponse { seq: 3 })
+    );
+    let outcome = raw.recv().await;
+    (resp, outcome)
+}
+
+/// An open provider for wwhite on the plain port.
+async fn provider(n: &Node) -> Raw {
+    let mut raw = Raw::connect(n.cti()).await;
+    let (_, outcome) = open_sealed(&mut raw, "wwhite", &n.demo_password("wwhite")).await;
+    assert!(
+        matches!(outcome, Message::ProviderOpenCompletedEvent(_)),
+        "{outcome:?}"
+    );
+    raw
+}
+
+fn device_open(seq: u32, device: &str) -> DeviceOpenRequest {
+    DeviceOpenRequest {
+        seq,
+        device_name: device.into(),
+        event_filter: EventFilter {
+            device_state: true,
+            call_state: false,
+        },
+    }
+}
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+/// Registers (`expires` > 0) or unregisters the deskphone over UDP with SIPp and digest.
+fn sipp_register(n: &Node, scenario_file: &str, expires: u32) {
+    let sip: SocketAddr = n.listener("sip", "udp");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("devices.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "SEQUENTIAL\n{PHONE};[authentication username={PHONE} password={}]\n",
+            n.demo_password(PHONE)
+        ),
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg(sip.to_string())
+        .arg("-sf")
+        .arg(scenario(scenario_file))
+        .arg("-inf")
+        .arg(&csv)
+        .args(["-m", "1", "-t", "u1", "-i", "127.0.0.1", "-p", "0"])
+        .args(["-key", "tp", "UDP", "-key", "ctp", "udp"])
+        .args(["-key", "expires", &expires.to_string()])
+        .args(["-timeout", "20", "-timeout_error", "-nostdin"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("SIPp is needed (./scripts/test.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "SIPp {scenario_file} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seventeen_steps_over_the_plain_port_with_a_sealed_password() {
+    let n = boot().await;
+    // As the seed asks: the CTI Manager's trace at debug level.
+    n.api(
+        reqwest::Method::PUT,
+        "/api/trace/levels/cti",
+        Some(json!({"level": "debug"})),
+    )
+    .await;
+    let mut raw = Raw::connect(n.cti()).await;
+    // Steps 1–14.
+    let (resp, outcome) = open_sealed(&mut raw, "wwhite", &n.demo_password("wwhite")).await;
+    assert_eq!((resp.seq, resp.protocol_version), (2, 1));
+    assert_eq!((resp.heartbeat_s, resp.timer_s), (60, 10));
+    assert!(resp.provider_id >= 0x0100_0000);
+    let Message::ProviderOpenCompletedEvent(done) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(done.provider_id, resp.provider_id);
+    assert_eq!(done.user_id, "wwhite");
+    assert_eq!(
+        done.flags,
+        CtiFlags {
+            super_provider: false,
+            call_park_retrieval_allowed: false,
+            modify_calling_number: false,
+            cti_enabled: true,
+            call_monitor: false,
+            call_record: false,
+        }
+    );
+    // Steps 15–16: the phone is not registered yet.
+    raw.send(device_open(4, PHONE)).await;
+    let Message::DeviceOpenResponse(opened) = raw.recv().await else {
+        panic!("no DeviceOpenResponse")
+    };
+    assert_eq!(opened.seq, 4);
+    assert_eq!(opened.device_name, PHONE);
+    assert_eq!(opened.device_type, "Cisco 8841");
+    assert_eq!(opened.state, DeviceState::OutOfService);
+    // Step 17: the deskphone registers for real; the provider hears of it.
+    tokio::task::block_in_place(|| sipp_register(&n, "reg_digest.xml", 3600));
+    assert_eq!(
+        raw.recv().await,
+        Message::DeviceInServiceEvent(DeviceInServiceEvent {
+            device_handle: opened.device_handle,
+            device_name: PHONE.into(),
+        })
+    );
+    // And when it unregisters.
+    tokio::task::block_in_place(|| sipp_register(&n, "unreg_digest.xml", 0));
+    assert_eq!(
+        raw.recv().await,
+        Message::DeviceOutOfServiceEvent(DeviceOutOfServiceEvent {
+            device_handle: opened.device_handle,
+            device_name: PHONE.into(),
+            reason: OutOfServiceReason::Unregistered,
+        })
+    );
+    raw.send(ProviderCloseRequest { seq: 9 }).await;
+    assert_eq!(
+        raw.until_closed().await,
+        vec![Message::ProviderCloseResponse(ProviderCloseResponse {
+            seq: 9
+        })]
+    );
+
+    // The trace tells the same story in the seed's words, in order, without the password.
+    let traces = n.traces();
+    let pid = resp.provider_id;
+    let steps = [
+        "CTI ProviderOpenRequest ( seq#=2 provider=Shibui login=wwhite heartbeat=60 timer=10)".to_string(),
+        format!("CTI ProviderOpenResponse (seq#=2) provider id={pid}"),
+        "CtiLoginCheckReq |ready |Login=wwhite Seq#=2".to_string(),
+        "Decrypted Key Status success".to_string(),
+        format!("Nonce ={}", resp.nonce.clone().unwrap()),
+        "Nonce validation success".to_string(),
+        "Decrypted Password Status success".to_string(),
+        "CtiLoginCheckRes |authenticating |Seq#=2 result=Success LoginUserID=wwhite".to_string(),
+        "CtiUserSettingsReq |ready |mUserId=wwhite".to_string(),
+        "CtiUserSettingsRes |verifying |SuperProvider = Disabled CallParkRetrievalAllowed = Disabled \
+         ModifyCallingNumber = Disabled CTI Enabled = Enabled CallMonitor=Disabled CallRecord=Disabled \
+         Userid = wwhite result=0".to_string(),
+        format!("CTI ProviderOpenCompletedEvent ( provider id={pid} ) Userid = wwhite"),
+        format!("CTI DeviceOpenRequest ( seq#=4 device name={PHONE})"),
+        format!("CTI DeviceOpenResponse ( seq#=4 result=0 DH={} deviceName={PHONE}", opened.device_handle),
+        format!("CTI DeviceInServiceEvent ( DH={} ) deviceName={PHONE} provider id={pid}", opened.device_handle),
+        format!("CTI DeviceOutOfServiceEvent ( DH={} ) deviceName={PHONE} provider id={pid} reason=unregistered", opened.device_handle),
+        "CTI connection closed: tcp".to_string(),
+    ];
+    let mut from = 0;
+    for step in &steps {
+        match traces[from..].find(step.as_str()) {
+            Some(at) => from += at + step.len(),
+            None => panic!("trace line missing or out of order: {step}\n---\n{traces}"),
+        }
+    }
+    assert!(!traces.contains(&n.demo_password("wwhite")));
+    let auth_traces = n
+        .node
+        .state
+        .tracer
+        .read_back(&[switchboard_trace::Service::Auth]);
+    assert!(auth_traces.contains("Successfully authenticated user: wwhite"));
+    assert!(!auth_traces.contains(&n.demo_password("wwhite")));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_failures_are_named_and_close_only_their_connection() {
+    let n = boot().await;
+    let mut bystander = provider(&n).await;
+
+    // Wrong password.
+    let mut raw = Raw::connect(n.cti()).await;
+    let (resp, outcome) = open_sealed(&mut raw, "wwhite", "not-his-password").await;
+    let Message::ProviderOpenFailedEvent(failed) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        (failed.provider_id, failed.reason),
+        (resp.provider_id, ErrorName::DirectoryLoginFailed)
+    );
+    assert!(raw.until_closed().await.is_empty());
+
+    // A user who is not CTI enabled.
+    n.api(
+        reqwest::Method::POST,
+        "/api/users",
+        Some(json!({"userid": "jpinkman", "password": "Yo-Science-42", "cti_enabled": false})),
+    )
+    .await;
+    let mut raw = Raw::connect(n.cti()).await;
+    let (_, outcome) = open_sealed(&mut raw, "jpinkman", "Yo-Science-42").await;
+    let Message::ProviderOpenFailedEvent(failed) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(failed.reason, ErrorName::CtierrUserNotCtiEnabled);
+    assert!(raw.until_closed().await.is_empty());
+
+    // A cleartext password on the plain port: refused before any authentication.
+    let mut raw = Raw::connect(n.cti()).await;
+    raw.send(open_request(
+        1,
+        "wwhite",
+        Auth::Password {
+            password: n.demo_password("wwhite"),
+        },
+    ))
+    .await;
+    let e = raw.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(1), ErrorName::CleartextPasswordRefused)
+    );
+    assert!(raw.until_closed().await.is_empty());
+
+    // No common protocol version.
+    let mut raw = Raw::connect(n.cti()).await;
+    let mut req = open_request(1, "wwhite", Auth::SealedPassword {});
+    req.protocol_versions = vec![7, 8];
+    raw.send(req).await;
+    let e = raw.error().await;
+    assert_eq!(e.error, ErrorName::IncompatibleProtocolVersion);
+    assert_eq!(e.supported_versions, Some(vec![1]));
+    assert!(raw.until_closed().await.is_empty());
+
+    // The bystander's provider is still served.
+    bystander.send(device_open(4, PHONE)).await;
+    assert!(matches!(
+        bystander.recv().await,
+        Message::DeviceOpenResponse(_)
+    ));
+    let traces = n.traces();
+    assert!(traces
+        .contains("CtiLoginCheckRes |authenticating |Seq#=2 result=Failure LoginUserID=wwhite"));
+    assert!(traces.contains("reason=CTIERR_USER_NOT_CTI_ENABLED"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sealed_password_is_single_use_and_bound_to_its_connection() {
+    let n = boot().await;
+    let password = n.demo_password("wwhite");
+    // Connection A gets a nonce; its seal is captured.
+    let mut a = Raw::connect(n.cti()).await;
+    a.send(open_request(2, "wwhite", Auth::SealedPassword {}))
+        .await;
+    let Message::ProviderOpenResponse(resp_a) = a.recv().await else {
+        panic!()
+    };
+    let sealed = seal_password(
+        resp_a.cti_public_key.as_deref().unwrap(),
+        "wwhite",
+        resp_a.nonce.as_deref().unwrap(),
+        &password,
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    // Replayed on connection B, whose nonce is another: refused.
+    let mut b = Raw::connect(n.cti()).await;
+    b.send(open_request(2, "wwhite", Auth::SealedPassword {}))
+        .await;
+    let Message::ProviderOpenResponse(resp_b) = b.recv().await else {
+        panic!()
+    };
+    assert_ne!(resp_a.nonce, resp_b.nonce);
+    b.send(ProviderAuthenticateRequest {
+        seq: 3,
+        sealed_password: sealed.clone(),
+    })
+    .await;
+    assert!(matches!(
+        b.recv().await,
+        Message::ProviderAuthenticateResponse(_)
+    ));
+    let Message::ProviderOpenFailedEvent(failed) = b.recv().await else {
+        panic!()
+    };
+    assert_eq!(failed.reason, ErrorName::NonceInvalid);
+    assert!(b.until_closed().await.is_empty());
+    // On A it works once...
+    a.send(ProviderAuthenticateRequest {
+        seq: 3,
+        sealed_password: sealed.clone(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        Message::ProviderAuthenticateResponse(_)
+    ));
+    assert!(matches!(
+        a.recv().await,
+        Message::ProviderOpenCompletedEvent(_)
+    ));
+    // ...and a second time on the same connection is not an authentication at all.
+    a.send(ProviderAuthenticateRequest {
+        seq: 4,
+        sealed_password: sealed,
+    })
+    .await;
+    let e = a.error().await;
+    assert_eq!((e.seq, e.error), (Some(4), ErrorName::ProviderAlreadyOpen));
+    // A seal for another login does not open (the login is the seal's associated data).
+    let mut c = Raw::connect(n.cti()).await;
+    let (_, outcome) = {
+        c.send(open_request(2, "wwhite", Auth::SealedPassword {}))
+            .await;
+        let Message::ProviderOpenResponse(resp) = c.recv().await else {
+            panic!()
+        };
+        let sealed = seal_password(
+            resp.cti_public_key.as_deref().unwrap(),
+            "someone-else",
+            resp.nonce.as_deref().unwrap(),
+            &password,
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        c.send(ProviderAuthenticateRequest {
+            seq: 3,
+            sealed_password: sealed,
+        })
+        .await;
+        c.recv().await;
+        (resp, c.recv().await)
+    };
+    assert!(matches!(
+        outcome,
+        Message::ProviderOpenFailedEvent(ProviderOpenFailedEvent {
+            reason: ErrorName::NonceInvalid,
+            ..
+        })
+    ));
+    let traces = n.traces();
+    assert!(traces.contains("Nonce validation failure"));
+    assert!(traces.contains("Decrypted Key Status failure"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_open_refusals_and_lines() {
+    let n = boot().await;
+    let mut raw = provider(&n).await;
+    // Not controlled by wwhite.
+    raw.send(device_open(4, SOFTPHONE)).await;
+    let e = raw.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(4), ErrorName::CtierrEnduserNotAssociatedWithDevice)
+    );
+    // Unknown.
+    raw.send(device_open(5, "SEP000000000000")).await;
+    let e = raw.error().await;
+    assert_eq!((e.seq, e.error), (Some(5), ErrorName::DeviceNotFound));
+    // Restricted: the device does not allow control from CTI.
+    n.api(
+        reqwest::Method::PATCH,
+        &format!("/api/devices/{PHONE}"),
+        Some(json!({"allow_cti_control": false})),
+    )
+    .await;
+    raw.send(device_open(6, PHONE)).await;
+    let e = raw.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(6), ErrorName::CtierrAccessToDeviceDenied)
+    );
+    n.api(
+        reqwest::Method::PATCH,
+        &format!("/api/devices/{PHONE}"),
+        Some(json!({"allow_cti_control": true})),
+    )
+    .await;
+    raw.send(device_open(7, PHONE)).await;
+    let Message::DeviceOpenResponse(opened) = raw.recv().await else {
+        panic!()
+    };
+    raw.send(device_open(8, PHONE)).await;
+    let e = raw.error().await;
+    assert_eq!((e.seq, e.error), (Some(8), ErrorName::DeviceAlreadyOpen));
+    // Lines of the open device.
+    let h = opened.device_handle;
+    raw.send(LineOpenRequest {
+        seq: 9,
+        device_handle: h,
+        directory_number: "1001".into(),
+    })
+    .await;
+    let Message::LineOpenResponse(line) = raw.recv().await else {
+        panic!()
+    };
+    assert_eq!(
+        (line.seq, line.device_handle, line.directory_number.as_str()),
+        (9, h, "1001")
+    );
+    raw.send(LineOpenRequest {
+        seq: 10,
+        device_handle: h,
+        directory_number: "9999".into(),
+    })
+    .await;
+    assert_eq!(raw.error().await.error, ErrorName::LineNotFound);
+    raw.send(LineOpenRequest {
+        seq: 11,
+        device_handle: h + 100,
+        directory_number: "1001".into(),
+    })
+    .await;
+    assert_eq!(raw.error().await.error, ErrorName::InvalidDeviceHandle);
+    // A super provider may open any device.
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/users/wwhite",
+        Some(json!({"super_provider": true})),
+    )
+    .await;
+    raw.send(device_open(12, SOFTPHONE)).await;
+    assert!(matches!(raw.recv().await, Message::DeviceOpenResponse(_)));
+    // Close the deskphone: its handle is gone.
+    raw.send(DeviceCloseRequest {
+        seq: 13,
+        device_handle: h,
+    })
+    .await;
+    assert_eq!(
+        raw.recv().await,
+        Message::DeviceCloseResponse(DeviceCloseResponse {
+            seq: 13,
+            device_handle: h
+        })
+    );
+    raw.send(DeviceCloseRequest {
+        seq: 14,
+        device_handle: h,
+    })
+    .await;
+    assert_eq!(raw.error().await.error, ErrorName::InvalidDeviceHandle);
+    assert_eq!(n.node.state.cti.stats().device_opens, 1);
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_frames_get_named_errors() {
+    let n = boot().await;
+    let mut raw = Raw::connect(n.cti()).await;
+    // A request before the provider is open.
+    raw.send(device_open(1, PHONE)).await;
+    let e = raw.error().await;
+    assert_eq!((e.seq, e.error), (Some(1), ErrorName::ProviderNotOpen));
+    // Not JSON: the frame is consumed and the connection goes on.
+    raw.send_bytes(&encode_frame(b"{not json").unwrap()).await;
+    assert_eq!(raw.error().await.error, ErrorName::MalformedMessage);
+    // A field that does not belong.
+    raw.send_bytes(&encode_frame(br#"{"type":"Heartbeat","extra":1}"#).unwrap())
+        .await;
+    assert_eq!(raw.error().await.error, ErrorName::MalformedMessage);
+    // An empty frame.
+    raw.send_bytes(&[0, 0, 0, 0]).await;
+    assert_eq!(raw.error().await.error, ErrorName::MalformedMessage);
+    // An unknown message, and a message only the server sends.
+    raw.send_bytes(&encode_frame(br#"{"type":"MakeCallRequest","seq":3}"#).unwrap())
+        .await;
+    assert_eq!(raw.error().await.error, ErrorName::UnknownMessage);
+    raw.send(ProviderCloseResponse { seq: 4 }).await;
+    assert_eq!(raw.error().await.error, ErrorName::UnknownMessage);
+    // Still usable: a provider opens on it.
+    let (_, outcome) = open_sealed(&mut raw, "wwhite", &n.demo_password("wwhite")).await;
+    assert!(matches!(outcome, Message::ProviderOpenCompletedEvent(_)));
+    // A second open on the same connection.
+    raw.send(open_request(5, "wwhite", Auth::SealedPassword {}))
+        .await;
+    assert_eq!(raw.error().await.error, ErrorName::ProviderAlreadyOpen);
+    // An oversized frame: the stream cannot be resynchronised, so it is closed.
+    raw.send_bytes(&(MAX_FRAME_LEN as u32 + 1).to_be_bytes())
+        .await;
+    let last = raw.until_closed().await;
+    assert!(
+        matches!(
+            last.as_slice(),
+            [Message::ErrorResponse(ErrorResponse {
+                seq: None,
+                error: ErrorName::FrameTooLarge,
+                ..
+            })]
+        ),
+        "{last:?}"
+    );
+    // The provider was released with the connection.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(n.node.state.cti.stats().providers, 0);
+    let mut again = provider(&n).await;
+    again.send(device_open(4, PHONE)).await;
+    assert!(matches!(again.recv().await, Message::DeviceOpenResponse(_)));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_access_tokens_open_providers_with_the_cti_scope() {
+    let n = boot().await;
+    let token = n.access_token("cti").await;
+    let mut raw = Raw::connect(n.cti()).await;
+    raw.send(open_request(
+        1,
+        "wwhite",
+        Auth::Oauth {
+            access_token: token.clone(),
+        },
+    ))
+    .await;
+    let Message::ProviderOpenResponse(resp) = raw.recv().await else {
+        panic!()
+    };
+    assert_eq!((resp.nonce, resp.cti_public_key), (None, None));
+    assert!(matches!(
+        raw.recv().await,
+        Message::ProviderOpenCompletedEvent(_)
+    ));
+    // A token without the cti scope, a token for another login, and garbage: all refused alike.
+    let sip_only = n.access_token("sip").await;
+    for (login, token) in [
+        ("wwhite", sip_only.as_str()),
+        ("jpinkman", token.as_str()),
+        ("wwhite", "eyJhbGciOiJub25lIn0.e30."),
+    ] {
+        let mut raw = Raw::connect(n.cti()).await;
+        raw.send(open_request(
+            1,
+            login,
+            Auth::Oauth {
+                access_token: token.into(),
+            },
+        ))
+        .await;
+        assert!(matches!(raw.recv().await, Message::ProviderOpenResponse(_)));
+        let Message::ProviderOpenFailedEvent(failed) = raw.recv().await else {
+            panic!()
+        };
+        assert_eq!(failed.reason, ErrorName::DirectoryLoginFailed, "{login}");
+        assert_eq!(
+            failed.message, "login failed",
+            "the cause is told in the trace only"
+        );
+    }
+    let traces = n.traces();
+    assert!(traces.contains("lacks 'cti'"), "{traces}");
+    assert!(!traces.contains(&token));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_provider_of_a_device_hears_its_events_and_expiry_is_told_apart() {
+    let n = boot().await;
+    let mut first = provider(&n).await;
+    let mut second = provider(&n).await;
+    for raw in [&mut first, &mut second] {
+        raw.send(device_open(4, PHONE)).await;
+        assert!(matches!(raw.recv().await, Message::DeviceOpenResponse(_)));
+    }
+    tokio::task::block_in_place(|| sipp_register(&n, "reg_digest.xml", 3600));
+    for raw in [&mut first, &mut second] {
+        assert!(matches!(raw.recv().await, Message::DeviceInServiceEvent(_)));
+    }
+    // A provider opening it now gets the state in the response and the event right after.
+    let mut third = provider(&n).await;
+    third.send(device_open(4, PHONE)).await;
+    let Message::DeviceOpenResponse(opened) = third.recv().await else {
+        panic!()
+    };
+    assert_eq!(opened.state, DeviceState::InService);
+    assert!(matches!(
+        third.recv().await,
+        Message::DeviceInServiceEvent(_)
+    ));
+    // The registrar lets the binding run out (its expiry, published as call control does).
+    let live = n.node.state.callctl.registrations();
+    assert_eq!(live.len(), 1);
+    n.node
+        .state
+        .callctl
+        .publish(switchboard_callctl::RegistrationEvent {
+            device: PHONE.into(),
+            change: switchboard_callctl::RegistrationChange::Expired,
+            contact: live[0].contact.clone(),
+            transport: live[0].transport.clone(),
+            source: live[0].source,
+            in_service: false,
+            expires_at: 0,
+        });
+    for raw in [&mut first, &mut second, &mut third] {
+        let Message::DeviceOutOfServiceEvent(gone) = raw.recv().await else {
+            panic!()
+        };
+        assert_eq!(gone.reason, OutOfServiceReason::RegistrationExpired);
+    }
+    assert_eq!(n.node.state.cti.stats().device_opens, 3);
+    // Closing a connection releases its opens.
+    drop(first);
+    for _ in 0..50 {
+        if n.node.state.cti.stats().device_opens == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(n.node.state.cti.stats().device_opens, 2);
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_client_gets_heartbeats_then_is_timed_out() {
+    let n = boot().await;
+    let mut raw = Raw::connect(n.cti()).await;
+    let mut req = open_request(2, "wwhite", Auth::SealedPassword {});
+    req.heartbeat_s = 1; // clamped to the 5 s minimum
+    req.timer_s = 1;
+    raw.send(req).await;
+    let Message::ProviderOpenResponse(resp) = raw.recv().await else {
+        panic!()
+    };
+    assert_eq!((resp.heartbeat_s, resp.timer_s), (5, 5));
+    // Nothing more from the client: the server sends heartbeats while the line is quiet, then
+    // gives up after heartbeat + timer.
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while let Some(m) = raw.next(Duration::from_secs(20)).await {
+        seen.push(m);
+    }
+    let waited = started.elapsed();
+    assert!(
+        matches!(seen.first(), Some(Message::Heartbeat(_))),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(
+            seen.last(),
+            Some(Message::ErrorResponse(ErrorResponse {
+                error: ErrorName::HeartbeatTimeout,
+                seq: None,
+                ..
+            }))
+        ),
+        "{seen:?}"
+    );
+    assert!(waited >= Duration::from_secs(9), "{waited:?}");
+    assert!(n.traces().contains("(HEARTBEAT_TIMEOUT)"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_cut_off_as_a_slow_consumer() {
+    let n = boot().await;
+    let mut bystander = provider(&n).await;
+    let stream = TcpStream::connect(n.cti()).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // Requests that each get an error, sent without reading any answer.
+    let writer = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        for seq in 0..2000u32 {
+            batch.extend_from_slice(
+                &encode_message_frame(&Message::DeviceCloseRequest(DeviceCloseRequest {
+                    seq,
+                    device_handle: 7,
+                }))
+                .unwrap(),
+            );
+        }
+        for _ in 0..200 {
+            if write.write_all(&batch).await.is_err() {
+                return;
+            }
+        }
+    });
+    // The server gives up on the connection: it is closed once the queue overflows.
+    let mut closed = false;
+    for _ in 0..300 {
+        if n.traces().contains("(SLOW_CONSUMER)") {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "no SLOW_CONSUMER:\n{}", n.traces());
+    let _ = tokio::time::timeout(WAIT, writer).await;
+    // What was sent before the cut can still be read; then the connection ends.
+    let mut sink = Vec::new();
+    let read_all = tokio::time::timeout(Duration::from_secs(20), read.read_to_end(&mut sink)).await;
+    assert!(read_all.is_ok(), "the server did not close the connection");
+    // The others are served.
+    bystander.send(device_open(4, PHONE)).await;
+    assert!(matches!(
+        bystander.recv().await,
+        Message::DeviceOpenResponse(_)
+    ));
+    assert_eq!(n.node.state.cti.stats().connections, 1);
+    n.node.shutdown().await.unwrap();
+}
