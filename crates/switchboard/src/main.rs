@@ -1,7 +1,9 @@
-//! The `switchboard` binary: `serve` runs a node; every other verb is an admin command sent to
-//! a node's provisioning API (the local node, found through its data directory, or `--server`).
+//! The `switchboard` binary: `serve` runs a node; `cti` is an interactive CTI console; every
+//! other verb is an admin command sent to a node's provisioning API (the local node, found
+//! through its data directory, or `--server`).
 
 mod admin;
+mod cti;
 mod serve;
 
 use std::process::ExitCode;
@@ -59,6 +61,9 @@ struct Cli {
 enum Command {
     /// Run a node (creates its data directory, database, certificate and admin on first start).
     Serve(Box<serve::ServeArgs>),
+    /// Interactive CTI console: opens a provider as a user, opens devices, prints every
+    /// message as it comes and takes commands (open, close, line, quit, help).
+    Cti(cti::CtiArgs),
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            Command::Cti(args) => cti::run(&cli.connect, args, utc_offset).await,
             Command::Admin(command) => admin::run(&cli.connect, command).await,
         }
     })

@@ -6,16 +6,16 @@
 
 mod audit;
 mod cert;
-mod client;
+pub(crate) mod client;
 mod device;
 mod expressway;
 mod ldap;
 mod line;
 mod node;
-mod oauth;
+pub(crate) mod oauth;
 mod output;
 mod param;
-mod ports;
+pub(crate) mod ports;
 mod profile;
 mod registrations;
 mod sip_oauth;
@@ -40,7 +40,8 @@ pub struct ConnectArgs {
         global = true
     )]
     pub data_dir: PathBuf,
-    /// URL of a remote node's HTTPS API, e.g. https://ucm1.example.com:8443
+    /// URL of a remote node's HTTPS API, e.g. https://ucm1.example.com:8443 (`cti` also
+    /// takes the CTI Manager's HOST:PORT)
     #[arg(long, env = "SWITCHBOARD_SERVER", global = true)]
     pub server: Option<String>,
     /// Admin API token for --server (or SWITCHBOARD_TOKEN).

@@ -111,7 +111,7 @@ fn read_jwks(path: &PathBuf) -> Result<Value, CliError> {
 
 /// The user's password: from standard input with `--password-stdin`, else asked for on the
 /// terminal without echo.
-fn password(user: &str, from_stdin: bool) -> Result<String, CliError> {
+pub(crate) fn password(user: &str, from_stdin: bool) -> Result<String, CliError> {
     if from_stdin {
         return read_secret("password");
     }
