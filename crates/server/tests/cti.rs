@@ -851,6 +851,41 @@ async fn every_provider_of_a_device_hears_its_events_and_expiry_is_told_apart() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn deleting_an_open_device_takes_it_out_of_service() {
+    let n = boot().await;
+    tokio::task::block_in_place(|| sipp_register(&n, "reg_digest.xml", 3600));
+    let mut raw = provider(&n).await;
+    raw.send(device_open(4, PHONE)).await;
+    let Message::DeviceOpenResponse(opened) = raw.recv().await else {
+        panic!()
+    };
+    assert_eq!(opened.state, DeviceState::InService);
+    assert!(matches!(raw.recv().await, Message::DeviceInServiceEvent(_)));
+    n.api(
+        reqwest::Method::DELETE,
+        &format!("/api/devices/{PHONE}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        raw.recv().await,
+        Message::DeviceOutOfServiceEvent(DeviceOutOfServiceEvent {
+            device_handle: opened.device_handle,
+            device_name: PHONE.into(),
+            reason: OutOfServiceReason::DeviceRemoved,
+        })
+    );
+    // The handle stays open until closed.
+    raw.send(DeviceCloseRequest {
+        seq: 5,
+        device_handle: opened.device_handle,
+    })
+    .await;
+    assert!(matches!(raw.recv().await, Message::DeviceCloseResponse(_)));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_silent_client_gets_heartbeats_then_is_timed_out() {
     let n = boot().await;
     let mut raw = Raw::connect(n.cti()).await;
@@ -937,4 +972,157 @@ async fn a_client_that_stops_reading_is_cut_off_as_a_slow_consumer() {
     ));
     assert_eq!(n.node.state.cti.stats().connections, 1);
     n.node.shutdown().await.unwrap();
+}
+
+mod with_the_client_library {
+    //! The same sessions through `switchboard-cti-client`, over each transport: plain TCP
+    //! (sealed), TLS 2749 and WebSocket `/cti` (password inside TLS, or sealed).
+
+    use super::*;
+    use switchboard_cti_client::{
+        ClientError, CtiClient, ProviderOptions, RawFrame, Target, DEVICE_STATE_EVENTS,
+    };
+
+    fn trust(n: &Node) -> String {
+        std::fs::read_to_string(n.dir.path().join("certs/tomcat.pem")).unwrap()
+    }
+
+    fn targets(n: &Node) -> Vec<(&'static str, Target)> {
+        vec![
+            ("tcp", Target::Plain(n.cti())),
+            (
+                "tls",
+                Target::Tls {
+                    addr: n.listener("cti-tls", "tcp"),
+                    server_name: "localhost".into(),
+                    trust_pem: trust(n),
+                },
+            ),
+            (
+                "wss",
+                Target::WebSocket {
+                    url: format!("wss://127.0.0.1:{}/cti", n.listener("https", "tcp").port()),
+                    trust_pem: trust(n),
+                },
+            ),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn every_transport_opens_a_provider_and_a_registered_device() {
+        let n = boot().await;
+        tokio::task::block_in_place(|| sipp_register(&n, "reg_digest.xml", 3600));
+        let password = n.demo_password("wwhite");
+        for (name, target) in targets(&n) {
+            for sealed in [false, true] {
+                if name == "tcp" && !sealed {
+                    continue; // refused, see hostile tests
+                }
+                let mut cti = CtiClient::connect(target.clone()).await.unwrap();
+                let mut options = ProviderOptions::password("wwhite", password.clone());
+                options.sealed = Some(sealed);
+                let opened = cti
+                    .open_provider(options)
+                    .await
+                    .unwrap_or_else(|e| panic!("{name} sealed={sealed}: {e}"));
+                assert_eq!(opened.user_id, "wwhite");
+                assert!(opened.flags.cti_enabled);
+                let device = cti.open_device(PHONE, DEVICE_STATE_EVENTS).await.unwrap();
+                assert_eq!(device.state, DeviceState::InService, "{name}");
+                let event = cti.next_event_timeout(WAIT).await.unwrap();
+                assert_eq!(
+                    event,
+                    Message::DeviceInServiceEvent(DeviceInServiceEvent {
+                        device_handle: device.device_handle,
+                        device_name: PHONE.into(),
+                    }),
+                    "{name}"
+                );
+                let line = cti.open_line(device.device_handle, "1001").await.unwrap();
+                assert_eq!(line.directory_number, "1001");
+                cti.close_provider().await.unwrap();
+            }
+        }
+        let traces = n.traces();
+        assert!(traces.contains("CTI connection accepted from tls"));
+        assert!(traces.contains("CTI connection accepted from wss"));
+        n.node.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn websocket_frames_that_are_not_messages() {
+        let n = boot().await;
+        let (_, wss) = targets(&n).pop().unwrap();
+        let mut cti = CtiClient::connect(wss.clone()).await.unwrap();
+        // A binary frame: refused, the connection goes on.
+        cti.send_raw_frame(RawFrame::Binary(b"{\"type\":\"Heartbeat\"}".to_vec()))
+            .await
+            .unwrap();
+        let Message::ErrorResponse(e) = cti.next_event_timeout(WAIT).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.error, ErrorName::MalformedMessage);
+        cti.send_raw_frame(RawFrame::Text("[1,2".into()))
+            .await
+            .unwrap();
+        let Message::ErrorResponse(e) = cti.next_event_timeout(WAIT).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.error, ErrorName::MalformedMessage);
+        let opened = cti
+            .open_provider(ProviderOptions::password(
+                "wwhite",
+                n.demo_password("wwhite"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(opened.user_id, "wwhite");
+        // A text frame above 64 KiB: refused and the connection closed.
+        let big = format!(
+            "{{\"type\":\"Heartbeat\",\"pad\":\"{}\"}}",
+            "x".repeat(MAX_FRAME_LEN)
+        );
+        cti.send_raw_frame(RawFrame::Text(big)).await.unwrap();
+        let mut last = None;
+        loop {
+            match cti.next_event_timeout(WAIT).await {
+                Ok(Message::ErrorResponse(e)) => last = Some(e.error),
+                Ok(_) => {}
+                Err(ClientError::Closed(why)) => {
+                    assert_eq!(why.or(last), Some(ErrorName::FrameTooLarge));
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // A wrong password over WebSocket: the named failure.
+        let mut cti = CtiClient::connect(wss).await.unwrap();
+        let err = cti
+            .open_provider(ProviderOptions::password("wwhite", "wrong"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.name(), Some(ErrorName::DirectoryLoginFailed), "{err}");
+        n.node.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_token_login_through_the_client() {
+        let n = boot().await;
+        let token = n.access_token("cti").await;
+        let mut cti = CtiClient::connect(Target::Plain(n.cti())).await.unwrap();
+        let opened = cti
+            .open_provider(ProviderOptions::token("wwhite", token))
+            .await
+            .unwrap();
+        assert_eq!(opened.user_id, "wwhite");
+        let err = cti
+            .open_device(SOFTPHONE, DEVICE_STATE_EVENTS)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.name(),
+            Some(ErrorName::CtierrEnduserNotAssociatedWithDevice)
+        );
+        n.node.shutdown().await.unwrap();
+    }
 }

@@ -564,3 +564,54 @@ fn ldap_verbs_and_an_ldap_login_against_a_real_ad() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong user name or password"));
     stop(node);
 }
+
+#[test]
+fn the_cti_console_opens_a_provider_and_a_device_then_quits() {
+    let node = serve();
+    let creds = std::fs::read_to_string(node.data().join("demo-credentials.txt")).unwrap();
+    let password = creds
+        .lines()
+        .find_map(|l| l.strip_prefix("wwhite "))
+        .unwrap()
+        .to_string();
+    // Over the plain port (the password sealed), found through the node's API.
+    let out = cli_in(
+        &node.data(),
+        &[
+            "cti",
+            "--user",
+            "wwhite",
+            "--device",
+            "SEP001794625DE5",
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\nline 1 1001\nquit\n")),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for step in [
+        "← ProviderOpenResponse",
+        "→ ProviderAuthenticateRequest",
+        "← ProviderOpenCompletedEvent",
+        "← DeviceOpenResponse seq=3 DH=1 SEP001794625DE5",
+        "← LineOpenResponse",
+        "← ProviderCloseResponse",
+    ] {
+        assert!(text.contains(step), "missing {step}:\n{text}");
+    }
+    assert!(!text.contains(&password));
+    // Over TLS, with a wrong password: the error name and a failing exit code.
+    let out = cli_in(
+        &node.data(),
+        &["cti", "--user", "wwhite", "--tls", "--password-stdin"],
+        Some("not-the-password\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DIRECTORY_LOGIN_FAILED"), "{err}");
+    stop(node);
+}
