@@ -10,7 +10,7 @@ use std::time::Duration;
 use switchboard_authn::Authenticator;
 use switchboard_callctl::{CallControl, RegistrationChange};
 use switchboard_cti_proto::seal::{CtiKeyPair, NonceStore, NONCE_LIFETIME};
-use switchboard_cti_proto::{OutOfServiceReason, HEARTBEAT_RANGE_S, TIMER_RANGE_S};
+use switchboard_cti_proto::{ErrorName, OutOfServiceReason, HEARTBEAT_RANGE_S, TIMER_RANGE_S};
 use switchboard_store::Store;
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::sync::broadcast::error::RecvError;
@@ -30,8 +30,10 @@ pub trait TokenVerifier: Send + Sync {
 /// Limits and timers of the CTI Manager.
 #[derive(Debug, Clone)]
 pub struct CtiConfig {
-    /// Connections served at once; a `ProviderOpenRequest` beyond gets
-    /// `MAX_NUMBER_OF_CTI_CONNECTIONS_REACHED`.
+    /// Connections served at once at start (then the `CtiMaxConnections` parameter, see
+    /// [`CtiManager::set_max_connections`]); a `ProviderOpenRequest` beyond gets
+    /// `MAX_NUMBER_OF_CTI_CONNECTIONS_REACHED`, and a connection beyond twice this is closed
+    /// as soon as it is accepted.
     pub max_connections: usize,
     /// Messages queued for one client before it counts as a slow consumer.
     pub queue_len: usize,
@@ -85,6 +87,7 @@ pub struct CtiManager {
     next_connection: AtomicU64,
     pub(crate) connections: AtomicUsize,
     pub(crate) providers: AtomicUsize,
+    max_connections: AtomicUsize,
 }
 
 /// Provider ids start where CUCM's do (`provider id=16777223` in the seed is the 8th).
@@ -101,6 +104,7 @@ impl CtiManager {
         callctl: Arc<CallControl>,
     ) -> Arc<CtiManager> {
         Arc::new(CtiManager {
+            max_connections: AtomicUsize::new(config.max_connections),
             nonces: Mutex::new(NonceStore::new(config.nonce_lifetime)),
             config,
             store,
@@ -131,6 +135,16 @@ impl CtiManager {
             devices_watched,
             device_opens,
         }
+    }
+
+    /// The connection limit from now on (the `CtiMaxConnections` parameter).
+    pub fn set_max_connections(&self, limit: usize) {
+        self.max_connections.store(limit, Ordering::Relaxed);
+    }
+
+    /// The connection limit.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.load(Ordering::Relaxed)
     }
 
     pub(crate) fn next_provider_id(&self) -> u32 {
@@ -208,7 +222,22 @@ impl CtiManager {
         reader: MessageReader,
         writer: MessageWriter,
     ) {
-        self.connections.fetch_add(1, Ordering::Relaxed);
+        let before = self.connections.fetch_add(1, Ordering::Relaxed);
+        if before >= self.max_connections().saturating_mul(2) {
+            // Far beyond the limit (connections that never open a provider): closed at once,
+            // without reading, so that idle sockets cannot pile up.
+            self.connections.fetch_sub(1, Ordering::Relaxed);
+            self.tracer.emit_default(
+                Service::Cti,
+                &TraceEvent::CtiConnectionClosed {
+                    transport: transport.name().into(),
+                    peer: peer.to_string(),
+                    provider_id: None,
+                    reason: ErrorName::MaxNumberOfCtiConnectionsReached.as_str().into(),
+                },
+            );
+            return;
+        }
         self.tracer.emit_default(
             Service::Cti,
             &TraceEvent::CtiConnectionAccepted {

@@ -221,14 +221,12 @@ impl Session {
             return Flow::Close("INCOMPATIBLE_PROTOCOL_VERSION".into());
         };
         let config = &self.manager.config;
-        if self.manager.connections.load(Ordering::Relaxed) > config.max_connections {
+        let limit = self.manager.max_connections();
+        if self.manager.connections.load(Ordering::Relaxed) > limit {
             return self.refuse_and_close(
                 r.seq,
                 ErrorName::MaxNumberOfCtiConnectionsReached,
-                format!(
-                    "this node serves at most {} CTI connections",
-                    config.max_connections
-                ),
+                format!("this node serves at most {limit} CTI connections"),
             );
         }
         if r.login.is_empty()

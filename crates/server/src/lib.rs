@@ -159,6 +159,7 @@ pub async fn start(config: NodeConfig, options: StartOptions) -> anyhow::Result<
         callctl.clone(),
     );
     let cti_events = cti.spawn_device_events();
+    apply_cti_params(&store, &cti).await;
 
     let state = Arc::new(ApiState {
         store,
@@ -308,6 +309,13 @@ impl switchboard_sip::BearerVerifier for OAuthBearer {
     }
 }
 
+/// Applies the CTI Manager's parameters (`CtiMaxConnections`).
+async fn apply_cti_params(store: &Store, cti: &switchboard_cti::CtiManager) {
+    if let Ok(limit) = store.param_i64("CtiMaxConnections").await {
+        cti.set_max_connections(limit.max(1) as usize);
+    }
+}
+
 /// The scope a token needs to open a CTI provider.
 const CTI_SCOPE: &str = "cti";
 
@@ -434,6 +442,7 @@ async fn follow_changes(
         }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;
+            apply_cti_params(&state.store, &state.cti).await;
         }
         if matches!(kind, None | Some("expresswayconfiguration")) {
             load_edge_proxies(&state, &edge).await;

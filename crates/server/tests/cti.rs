@@ -886,6 +886,52 @@ async fn deleting_an_open_device_takes_it_out_of_service() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_connection_limit_is_the_cti_max_connections_parameter() {
+    let n = boot().await;
+    let mut first = provider(&n).await;
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/CtiMaxConnections",
+        Some(json!({"value": "1"})),
+    )
+    .await;
+    // The change reaches the CTI Manager asynchronously.
+    for _ in 0..100 {
+        if n.node.state.cti.max_connections() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut second = Raw::connect(n.cti()).await;
+    second
+        .send(open_request(2, "wwhite", Auth::SealedPassword {}))
+        .await;
+    let e = second.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(2), ErrorName::MaxNumberOfCtiConnectionsReached)
+    );
+    assert!(second.until_closed().await.is_empty());
+    // The provider already open is not affected; raising the limit lets the next one in.
+    first.send(device_open(4, PHONE)).await;
+    assert!(matches!(first.recv().await, Message::DeviceOpenResponse(_)));
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/CtiMaxConnections",
+        Some(json!({"value": "2"})),
+    )
+    .await;
+    for _ in 0..100 {
+        if n.node.state.cti.max_connections() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    provider(&n).await;
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_silent_client_gets_heartbeats_then_is_timed_out() {
     let n = boot().await;
     let mut raw = Raw::connect(n.cti()).await;

@@ -109,9 +109,9 @@ pub const PARAMS: &[ParamDef] = &[
     },
     ParamDef {
         name: "CtiMaxConnections",
-        default: "800",
+        default: "20000",
         kind: ParamKind::Range(1, 100000),
-        description: "Most CTI connections a node accepts",
+        description: "Most CTI connections a node serves (a ProviderOpenRequest beyond gets MAX_NUMBER_OF_CTI_CONNECTIONS_REACHED)",
     },
 ];
 
