@@ -116,7 +116,7 @@ pub(crate) enum MessageReader {
 }
 
 /// Bytes read from a socket at a time.
-const READ_CHUNK: usize = 2048;
+const READ_CHUNK: usize = 1024;
 
 impl MessageReader {
     pub fn framed(io: impl AsyncRead + Send + Unpin + 'static) -> MessageReader {
@@ -366,7 +366,10 @@ pub(crate) async fn run(
             }
             Ok(Ok(Some(Inbound::Message(m)))) => {
                 session.touch();
-                if let Flow::Close(why) = session.handle(m).await {
+                // Boxed: handling a message may await authentication (LDAP, Argon2), whose
+                // futures are large; inline they would be part of every idle connection's
+                // task, boxed they exist only while a message is being handled.
+                if let Flow::Close(why) = Box::pin(session.handle(m)).await {
                     break Some(why);
                 }
             }
