@@ -37,12 +37,10 @@ impl CtiListeners {
         tls: SocketAddr,
         mut identity: watch::Receiver<Arc<NodeIdentity>>,
     ) -> anyhow::Result<CtiListeners> {
-        let tcp_listener = TcpListener::bind(tcp)
-            .await
-            .with_context(|| format!("cannot listen for CTI on {tcp}"))?;
-        let tls_listener = TcpListener::bind(tls)
-            .await
-            .with_context(|| format!("cannot listen for CTI over TLS on {tls}"))?;
+        let tcp_listener =
+            listen(tcp).with_context(|| format!("cannot listen for CTI on {tcp}"))?;
+        let tls_listener =
+            listen(tls).with_context(|| format!("cannot listen for CTI over TLS on {tls}"))?;
         let acceptor = Arc::new(RwLock::new(tls_acceptor(&identity.borrow_and_update())?));
         let mut tasks = Vec::new();
         let (tcp, tls) = (tcp_listener.local_addr()?, tls_listener.local_addr()?);
@@ -109,6 +107,22 @@ impl Drop for CtiListeners {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Connections the kernel may hold waiting for `accept`: when many applications reconnect at
+/// once (after a failover) the default 128 overflows and each dropped SYN costs its client a
+/// one-second retry.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 fn tls_acceptor(identity: &NodeIdentity) -> anyhow::Result<TlsAcceptor> {

@@ -475,7 +475,7 @@ impl Session {
             Credential::Token(_) => 1,
         };
         signal.sdl(
-            Level::Info,
+            Level::Debug,
             "CtiLoginCheckReq",
             "ready",
             &format!("Login={login} Seq#={seq} Auth Style={style}"),
@@ -531,7 +531,7 @@ impl Session {
             Err(why) => return self.login_check_failed(signal, provider_id, seq, &login, why),
         };
         signal.sdl(
-            Level::Info,
+            Level::Debug,
             "CtiLoginCheckRes",
             "authenticating",
             &format!("Seq#={seq} result=Success LoginUserID={userid} Expire days=4294967295"),
@@ -569,7 +569,7 @@ impl Session {
             call_record: user.call_record,
         };
         signal.sdl(
-            Level::Info,
+            Level::Debug,
             "CtiUserSettingsRes",
             "verifying",
             &settings.to_string(),

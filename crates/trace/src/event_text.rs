@@ -86,6 +86,7 @@ impl TraceEvent {
             | AttemptAuthenticateDn { .. }
             | NonceIs { .. }
             | CtiUserSettings { .. }
+            | CtiConnectionAccepted { .. }
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. }
             | AuthenticatingLocally
@@ -120,7 +121,6 @@ impl TraceEvent {
             | CtiProviderOpenCompleted { .. }
             | CtiRequestIn { .. }
             | CtiResponseOut { .. }
-            | CtiConnectionAccepted { .. }
             | CtiConnectionClosed { .. }
             | OAuthTokenIssued { .. }
             | OAuthTokensRevoked { .. }
