@@ -500,13 +500,14 @@ impl B2bua {
         }
     }
 
-    /// A CANCEL (answered here: 200, or 481 for no such INVITE).
-    pub fn handle_cancel(&self, req: &Message) -> Message {
+    /// A CANCEL, answered here (200, or 481 for no such INVITE) and sent before the
+    /// INVITE's `487`, as RFC 3261 §9.2 orders them.
+    pub fn handle_cancel(&self, req: &Message, inbound: &Inbound) {
         let now = Instant::now();
         let mut out = Outbox::new();
         let answer = {
             let Ok(mut inner) = self.inner.lock() else {
-                return response(req, 500, "Server Internal Error");
+                return;
             };
             let key = invite_key(req).unwrap_or_default();
             let call = inner
@@ -550,8 +551,9 @@ impl B2bua {
                 }
             }
         };
-        self.send(out);
-        answer
+        let mut all = vec![(Route::of_inbound(req, inbound), answer.to_bytes())];
+        all.extend(out);
+        self.send(all);
     }
 
     /// A BYE (answered here: 200 and relayed to the other side, or 481 for no such dialog).

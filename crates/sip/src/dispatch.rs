@@ -61,6 +61,10 @@ impl Dispatcher {
                     b2bua.handle_ack(req);
                     return None;
                 }
+                "CANCEL" => {
+                    b2bua.handle_cancel(&req, inbound);
+                    return None;
+                }
                 "INVITE" => {
                     if let Err(e) = validate_parsed_request(&req) {
                         let r = Message::response_to(&req, e.status_code(), &e.to_string())
@@ -121,9 +125,8 @@ impl Dispatcher {
                 .with_header("Server", SERVER)
                 .with_header("Allow", self.allow())
                 .with_header("Accept", "application/sdp"),
-            "BYE" | "CANCEL" if self.b2bua.is_some() => match &self.b2bua {
-                Some(b) if method == "BYE" => b.handle_bye(req),
-                Some(b) => b.handle_cancel(req),
+            "BYE" if self.b2bua.is_some() => match &self.b2bua {
+                Some(b) => b.handle_bye(req),
                 None => Message::response_to(req, 500, "Server Internal Error"),
             },
             _ => Message::response_to(req, 501, "Not Implemented")
