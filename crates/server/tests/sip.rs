@@ -2053,3 +2053,47 @@ async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_
     assert!(n.node.state.callctl.calls().list().is_empty());
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
+    use switchboard_callctl::{CallEvent, Cause, LegState, Side};
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(
+            &n,
+            "call_uas_hangup.xml",
+            "call_uac_hangup.xml",
+            ports,
+            "1002",
+            None,
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let disconnects: Vec<Side> = seen
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::StateChanged {
+                side,
+                to: LegState::Disconnected,
+                ..
+            } => Some(*side),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disconnects, vec![Side::Callee, Side::Caller], "{seen:?}");
+    assert!(matches!(
+        seen.last(),
+        Some(CallEvent::Ended {
+            cause: Cause::Normal,
+            ..
+        })
+    ));
+    n.node.shutdown().await.unwrap();
+}

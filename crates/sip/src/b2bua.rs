@@ -316,13 +316,11 @@ impl B2bua {
                 ),
             );
         };
-        let call_id = req.headers.call_id().ok()?.to_string();
-        let caller_number = req
-            .headers
-            .from()
-            .ok()
-            .and_then(|f| uri_user(&f.uri))
-            .unwrap_or_else(|| device.clone());
+        let (Ok(call_id), Ok(mut from)) = (req.headers.call_id(), req.headers.from()) else {
+            return Some(response(&req, 400, "Bad Request"));
+        };
+        let call_id = call_id.to_string();
+        let caller_number = uri_user(&from.uri).unwrap_or_else(|| device.clone());
         let store = self.registrar.store();
         let outcome = match store.get_line(&dialed).await {
             Ok(_) => match store.devices_with_line(&dialed).await {
@@ -379,9 +377,8 @@ impl B2bua {
         let route = Route::of_inbound(&req, inbound);
         let target = match req.headers.contacts() {
             Ok(ContactList::List(list)) if !list.is_empty() => list[0].name_addr.uri.clone(),
-            _ => req.headers.from().ok()?.uri,
+            _ => from.uri.clone(),
         };
-        let mut from = req.headers.from().ok()?;
         let b_tag = random_token();
         from.params.set("tag", Some(&b_tag));
         let mut out = Outbox::new();
