@@ -2,6 +2,13 @@
 //! publishes registrations into it; the CTI Manager subscribes to its events (a device coming
 //! into or going out of service) and will send it commands. It knows neither SIP nor CTI
 //! message formats, so a second phone protocol or a second CTI facade is one more adapter.
+//!
+//! [`calls`] is the call model (calls, legs, their state machines and events), reached through
+//! [`CallControl::calls`].
+
+pub mod calls;
+
+pub use calls::{Call, CallError, CallEvent, CallId, Calls, Cause, Leg, LegId, LegState, Side};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -56,6 +63,7 @@ pub struct CallControl {
     events: broadcast::Sender<RegistrationEvent>,
     /// Live contacts by device (the device name is the key only: this is held per binding).
     registrations: RwLock<HashMap<String, Vec<LiveContact>, foldhash::fast::RandomState>>,
+    calls: Calls,
 }
 
 /// One live contact of a device, as kept in memory.
@@ -92,6 +100,7 @@ impl CallControl {
         CallControl {
             events: broadcast::channel(4096).0,
             registrations: RwLock::new(HashMap::default()),
+            calls: Calls::new(),
         }
     }
 
@@ -122,6 +131,11 @@ impl CallControl {
             }
         }
         let _ = self.events.send(event);
+    }
+
+    /// The live calls and their events.
+    pub fn calls(&self) -> &Calls {
+        &self.calls
     }
 
     /// Every registration change from now on.

@@ -1708,3 +1708,392 @@ async fn pipelined_requests_in_one_write_are_all_answered() {
         .collect();
     assert_eq!(answered, expected);
 }
+
+// ---- calls (back-to-back user agent) --------------------------------------------------------
+
+const CALLEE: &str = "SEP00AABBCCDDEE";
+const CALLEE_PASSWORD: &str = "Callee-Digest-42";
+
+/// The demo's deskphone (line 1001) and a second deskphone on line 1002 created through the
+/// API, both registered over UDP by SIPp from their own ports: (caller port, callee port).
+async fn call_lab(n: &Node) -> (u16, u16) {
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1002"})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/devices",
+        Some(json!({
+            "name": CALLEE, "product": "Cisco 8841", "device_class": "deskphone",
+            "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+            "digest_password": CALLEE_PASSWORD,
+            "lines": [{"index": 1, "dn": "1002"}]
+        })),
+    )
+    .await;
+    let caller = "SEP001794625DE5";
+    let caller_port = free_local_port();
+    let callee_port = free_local_port();
+    for (dev, password, port) in [
+        (caller, n.demo_password(caller), caller_port),
+        (CALLEE, CALLEE_PASSWORD.to_string(), callee_port),
+    ] {
+        let (ok, out) = tokio::task::block_in_place(|| {
+            run_sipp(
+                "reg_digest.xml",
+                n.sip("udp"),
+                "udp",
+                &[auth(dev, &password)],
+                port,
+                3600,
+            )
+        });
+        assert!(ok, "{dev} registration failed:\n{out}");
+    }
+    (caller_port, callee_port)
+}
+
+/// A SIPp call scenario over UDP from `port` with `-key` values; the scenario file may be
+/// adjusted first (`@CODE@`). Messages are logged to `<dir>/messages.log`. Client mode when
+/// `server` is given, else it waits for a call (UAS).
+fn sipp_call(
+    scenario_file: &str,
+    server: Option<SocketAddr>,
+    port: u16,
+    keys: &[(&str, &str)],
+    code: Option<u16>,
+    dir: &Path,
+) -> std::process::Child {
+    let mut text = std::fs::read_to_string(scenario(scenario_file)).unwrap();
+    if let Some(code) = code {
+        text = text.replace("@CODE@", &code.to_string());
+    }
+    let file = dir.join(scenario_file);
+    std::fs::write(&file, text).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.arg("40").arg("sipp");
+    if let Some(server) = server {
+        cmd.arg(server.to_string());
+    }
+    cmd.arg("-sf").arg(&file).args([
+        "-m",
+        "1",
+        "-t",
+        "u1",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-timeout",
+        "30",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_msg",
+        "-message_file",
+        "messages.log",
+        "-trace_err",
+        "-error_file",
+        "errors.log",
+    ]);
+    for (k, v) in keys {
+        cmd.args(["-key", k, v]);
+    }
+    cmd.current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("SIPp is needed (Debian package sip-tester)")
+}
+
+/// Waits for a SIPp run: whether it succeeded, and its output, errors and message log.
+fn finish(child: std::process::Child, dir: &Path) -> (bool, String) {
+    let out = child.wait_with_output().unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    (
+        out.status.success(),
+        format!(
+            "{}{}{}\n--- messages ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            read("errors.log"),
+            read("messages.log")
+        ),
+    )
+}
+
+/// The body of the first message in a SIPp message log whose first line starts with `start`.
+fn logged_body(log: &str, start: &str) -> Option<String> {
+    let at = log.find(&format!("\n{start}"))? + 1;
+    let message = &log[at..];
+    let end = message.find("\n----------").unwrap_or(message.len());
+    let message = &message[..end];
+    let sep = message
+        .find("\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| message.find("\n\n").map(|i| i + 2))?;
+    Some(message[sep..].trim_end().to_string())
+}
+
+/// Runs a callee scenario in the background and a caller scenario against the node: both
+/// results with their logs.
+fn call(
+    n: &Node,
+    uas: &str,
+    uac: &str,
+    (caller_port, callee_port): (u16, u16),
+    dialed: &str,
+    code: Option<u16>,
+) -> ((bool, String), (bool, String)) {
+    let uas_dir = tempfile::tempdir().unwrap();
+    let uac_dir = tempfile::tempdir().unwrap();
+    let callee = sipp_call(uas, None, callee_port, &[], None, uas_dir.path());
+    std::thread::sleep(Duration::from_millis(500));
+    let caller = sipp_call(
+        uac,
+        Some(n.sip("udp")),
+        caller_port,
+        &[("dialed", dialed), ("me", "1001")],
+        code,
+        uac_dir.path(),
+    );
+    let uac_result = finish(caller, uac_dir.path());
+    let uas_result = finish(callee, uas_dir.path());
+    (uac_result, uas_result)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_call_between_registered_lines_passes_sdp_through_and_publishes_events() {
+    use switchboard_callctl::{CallEvent, Cause, LegState, Side};
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(&n, "call_uas.xml", "call_uac.xml", ports, "1002", None)
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    // The callee received the caller's SDP byte for byte, and the caller the callee's.
+    let sent = logged_body(&uac, "INVITE sip:").expect("the caller's INVITE");
+    let received = logged_body(&uas, "INVITE sip:").expect("the callee's INVITE");
+    assert!(sent.contains("o=caller 53655765 2353687637"), "{sent}");
+    assert_eq!(sent, received);
+    let answered = logged_body(&uas, "SIP/2.0 200 OK").expect("the callee's 200");
+    let relayed = logged_body(&uac, "SIP/2.0 200 OK").expect("the caller's 200");
+    assert!(answered.contains("o=callee 1 1"), "{answered}");
+    assert_eq!(answered, relayed);
+    // The callee's INVITE is the node's own: another Call-ID.
+    assert!(uas.contains("Content-Type: application/sdp"));
+
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let CallEvent::NewCall {
+        call,
+        caller,
+        callee,
+        ..
+    } = &seen[0]
+    else {
+        panic!("{seen:?}")
+    };
+    assert_eq!((caller.as_str(), callee.as_str()), ("1001", "1002"));
+    let changes: Vec<(Side, LegState, LegState, Option<Cause>)> = seen[1..]
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::StateChanged {
+                call: c,
+                side,
+                from,
+                to,
+                cause,
+                ..
+            } if c == call => Some((*side, *from, *to, *cause)),
+            _ => None,
+        })
+        .collect();
+    use LegState::*;
+    assert_eq!(
+        changes,
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ]
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&CallEvent::Ended {
+            call: *call,
+            cause: Cause::Normal
+        })
+    );
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    let traces = n.traces();
+    assert!(traces.contains("INVITE from SEP001794625DE5"), "{traces}");
+    assert!(
+        traces.contains(&format!("answered by {CALLEE}")),
+        "{traces}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caller_cancels_while_ringing_and_gets_487() {
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(
+            &n,
+            "call_uas_ring.xml",
+            "call_uac_cancel.xml",
+            ports,
+            "1002",
+            None,
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    let mut last = None;
+    while let Ok(e) = events.try_recv() {
+        last = Some(e);
+    }
+    assert!(
+        matches!(
+            last,
+            Some(switchboard_callctl::CallEvent::Ended {
+                cause: switchboard_callctl::Cause::Cancelled,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn busy_callee_gives_the_caller_486() {
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(
+            &n,
+            "call_uas_busy.xml",
+            "call_uac_refused.xml",
+            ports,
+            "1002",
+            Some(486),
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    let mut last = None;
+    while let Ok(e) = events.try_recv() {
+        last = Some(e);
+    }
+    assert!(
+        matches!(
+            last,
+            Some(switchboard_callctl::CallEvent::Ended {
+                cause: switchboard_callctl::Cause::Busy,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_are_refused() {
+    let n = boot().await;
+    let (caller_port, _) = call_lab(&n).await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1003"})),
+    )
+    .await;
+    let server = n.sip("udp");
+    let stranger = free_local_port();
+    for (port, dialed, code, scenario_file) in [
+        (caller_port, "9999", 404, "call_uac_refused.xml"),
+        (stranger, "1002", 403, "call_uac_refused.xml"),
+        (caller_port, "1003", 480, "call_uac_refused.xml"),
+        (caller_port, "1002", 481, "bye_unknown.xml"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out) = tokio::task::block_in_place(|| {
+            let child = sipp_call(
+                scenario_file,
+                Some(server),
+                port,
+                &[("dialed", dialed), ("me", "1001")],
+                Some(code),
+                dir.path(),
+            );
+            finish(child, dir.path())
+        });
+        assert!(ok, "{dialed} → {code}:\n{out}");
+    }
+    let traces = n.traces();
+    assert!(traces.contains("INVITE to 9999 refused: 404"), "{traces}");
+    assert!(traces.contains("INVITE to 1002 refused: 403"), "{traces}");
+    assert!(traces.contains("INVITE to 1003 refused: 480"), "{traces}");
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
+    use switchboard_callctl::{CallEvent, Cause, LegState, Side};
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(
+            &n,
+            "call_uas_hangup.xml",
+            "call_uac_hangup.xml",
+            ports,
+            "1002",
+            None,
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let disconnects: Vec<Side> = seen
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::StateChanged {
+                side,
+                to: LegState::Disconnected,
+                ..
+            } => Some(*side),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(disconnects, vec![Side::Callee, Side::Caller], "{seen:?}");
+    assert!(matches!(
+        seen.last(),
+        Some(CallEvent::Ended {
+            cause: Cause::Normal,
+            ..
+        })
+    ));
+    n.node.shutdown().await.unwrap();
+}

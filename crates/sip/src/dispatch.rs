@@ -1,6 +1,7 @@
-//! Routes each parsed request to what handles it (REGISTER to the registrar, OPTIONS answered
-//! here, the rest refused with 501 until call control lands), absorbing retransmissions
-//! through the response cache.
+//! Routes each parsed message to what handles it (REGISTER to the registrar, OPTIONS answered
+//! here, INVITE, ACK, CANCEL, BYE and every response to the back-to-back user agent when the
+//! service has one, the rest refused with 501), absorbing retransmissions of non-INVITE
+//! requests through the response cache (INVITE server transactions are the B2BUA's).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,11 +9,12 @@ use std::time::Instant;
 use switchboard_sip_proto::{validate_parsed_request, Message};
 use switchboard_trace::Tracer;
 
+use crate::b2bua::B2bua;
 use crate::location::Transport;
 use crate::registrar::{Inbound, Registrar, SERVER};
 use crate::transport::{transaction_key, Cached, ResponseCache};
 
-/// Methods this server answers.
+/// Methods this server answers without calls.
 pub const ALLOW: &str = "REGISTER, OPTIONS";
 
 /// The request router of a node's SIP service.
@@ -20,6 +22,7 @@ pub struct Dispatcher {
     pub registrar: Arc<Registrar>,
     tracer: Tracer,
     cache: ResponseCache,
+    b2bua: Option<Arc<B2bua>>,
 }
 
 impl Dispatcher {
@@ -28,6 +31,20 @@ impl Dispatcher {
             registrar,
             tracer,
             cache: ResponseCache::default(),
+            b2bua: None,
+        }
+    }
+
+    /// Routes calls (INVITE, ACK, CANCEL, BYE, responses) to `b2bua`.
+    pub fn with_b2bua(mut self, b2bua: Arc<B2bua>) -> Dispatcher {
+        self.b2bua = Some(b2bua);
+        self
+    }
+
+    /// A response from the network (to a request the node sent).
+    pub fn handle_response(&self, resp: Message, _inbound: &Inbound) {
+        if let Some(b) = &self.b2bua {
+            b.handle_response(resp);
         }
     }
 
@@ -38,6 +55,28 @@ impl Dispatcher {
     /// The bytes to answer `req` (a request from the parser) with, if any.
     pub async fn handle(&self, req: Message, inbound: &Inbound) -> Option<Arc<Vec<u8>>> {
         let method = req.method()?.as_str().to_string();
+        if let Some(b2bua) = &self.b2bua {
+            match method.as_str() {
+                "ACK" => {
+                    b2bua.handle_ack(req);
+                    return None;
+                }
+                "CANCEL" => {
+                    b2bua.handle_cancel(&req, inbound);
+                    return None;
+                }
+                "INVITE" => {
+                    if let Err(e) = validate_parsed_request(&req) {
+                        let r = Message::response_to(&req, e.status_code(), &e.to_string())
+                            .with_header("Server", SERVER);
+                        return Some(Arc::new(r.to_bytes()));
+                    }
+                    let r = b2bua.handle_invite(req, inbound).await?;
+                    return Some(Arc::new(r.to_bytes()));
+                }
+                _ => {}
+            }
+        }
         if method == "ACK" {
             return None;
         }
@@ -66,6 +105,14 @@ impl Dispatcher {
         Some(bytes)
     }
 
+    fn allow(&self) -> &'static str {
+        if self.b2bua.is_some() {
+            crate::b2bua::ALLOW
+        } else {
+            ALLOW
+        }
+    }
+
     async fn answer(&self, req: &Message, method: &str, inbound: &Inbound) -> Message {
         if let Err(e) = validate_parsed_request(req) {
             // 400, or 505 (version) / 416 (URI scheme) as the error says.
@@ -76,11 +123,15 @@ impl Dispatcher {
             "REGISTER" => self.registrar.handle_register(req, inbound).await,
             "OPTIONS" => Message::response_to(req, 200, "OK")
                 .with_header("Server", SERVER)
-                .with_header("Allow", ALLOW)
+                .with_header("Allow", self.allow())
                 .with_header("Accept", "application/sdp"),
+            "BYE" if self.b2bua.is_some() => match &self.b2bua {
+                Some(b) => b.handle_bye(req),
+                None => Message::response_to(req, 500, "Server Internal Error"),
+            },
             _ => Message::response_to(req, 501, "Not Implemented")
                 .with_header("Server", SERVER)
-                .with_header("Allow", ALLOW),
+                .with_header("Allow", self.allow()),
         }
     }
 }

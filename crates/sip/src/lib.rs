@@ -1,8 +1,10 @@
 //! The SIP adapter of a node: runs the sans-IO SIP core (`switchboard-sip-proto`) over UDP,
 //! TCP and TLS sockets, keeps the location service, authenticates registrations, and publishes
-//! them into call control. It knows the store (devices, profiles, parameters) and call control,
+//! them into call control; routes calls between registered lines as a back-to-back user agent
+//! (`b2bua.rs`) and publishes their states into call control's call model. It knows the store (devices, profiles, parameters) and call control,
 //! never the CTI Manager.
 
+pub mod b2bua;
 pub mod bearer;
 pub mod devices;
 pub mod dispatch;
@@ -25,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use transport::StreamPort;
 
+pub use b2bua::B2bua;
 pub use bearer::{BearerIdentity, BearerVerifier, EdgeProxyNames, PortKind};
 pub use dispatch::Dispatcher;
 pub use limiter::LimiterConfig;
@@ -59,6 +62,8 @@ pub type Bound = (&'static str, &'static str, SocketAddr);
 pub struct SipService {
     pub registrar: Arc<Registrar>,
     pub flows: Arc<Flows>,
+    /// Calls between registered lines.
+    pub b2bua: Arc<B2bua>,
     /// The listening sockets, rebound live when the node's ports change.
     pub listeners: Arc<Listeners>,
     /// The edge proxies admitted on the MRA port (from `expresswayconfiguration`).
@@ -164,14 +169,21 @@ impl SipService {
         let registrar = Arc::new(Registrar::new(
             store,
             tracer.clone(),
-            callctl,
+            callctl.clone(),
             node_name,
             config.auth_limits,
         ));
         registrar.reload_params().await;
         registrar.preload_devices().await;
-        let dispatcher = Arc::new(Dispatcher::new(registrar.clone(), tracer));
         let flows = Arc::new(Flows::default());
+        let b2bua = Arc::new(B2bua::new(
+            registrar.clone(),
+            callctl,
+            flows.clone(),
+            tracer.clone(),
+        ));
+        let dispatcher =
+            Arc::new(Dispatcher::new(registrar.clone(), tracer).with_b2bua(b2bua.clone()));
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         let edge_proxies = Arc::new(EdgeProxyNames::default());
@@ -249,9 +261,25 @@ impl SipService {
                 }
             }));
         }
+        // Call transactions' timers (retransmissions over UDP, timeouts).
+        {
+            let b2bua = b2bua.clone();
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_millis(50));
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = transport::until_stopped(&mut stopped) => return,
+                        _ = every.tick() => b2bua.tick(Instant::now()),
+                    }
+                }
+            }));
+        }
         Ok(SipService {
             registrar,
             flows,
+            b2bua,
             listeners,
             edge_proxies,
             stop,

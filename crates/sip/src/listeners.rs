@@ -102,6 +102,7 @@ impl Listeners {
             let task = tokio::spawn(transport::serve_udp(
                 socket,
                 self.dispatcher.clone(),
+                self.flows.clone(),
                 self.limits,
                 stopped,
             ));

@@ -285,6 +285,26 @@ impl Location {
         self.devices.get(device).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The device with a live binding registered from where a request came: over UDP from
+    /// `source`, over TCP/TLS on connection `flow`. A scan of every binding (calls are rare
+    /// next to registrations; an index comes when call rates need it).
+    pub fn device_at(
+        &self,
+        transport: Transport,
+        source: SocketAddr,
+        flow: Option<u64>,
+    ) -> Option<(&String, &Binding)> {
+        self.devices.iter().find_map(|(device, bindings)| {
+            bindings
+                .iter()
+                .find(|b| match transport {
+                    Transport::Udp => b.transport == Transport::Udp && b.source == source,
+                    Transport::Tcp | Transport::Tls => flow.is_some() && b.flow == flow,
+                })
+                .map(|b| (device, b))
+        })
+    }
+
     /// Every device with its bindings.
     pub fn all(&self) -> impl Iterator<Item = (&String, &Vec<Binding>)> {
         self.devices.iter()
@@ -326,6 +346,48 @@ mod tests {
     /// A refresh of one binding (done in place) gives what the general path gives: the
     /// binding's new Call-ID, CSeq, expiry and transport, still one binding, and the
     /// out-of-order check before it.
+    #[test]
+    fn device_at_matches_udp_source_or_stream_flow() {
+        let mut l = Location::new(4);
+        let now = Instant::now();
+        l.update(
+            "SEP1",
+            &[contact("sip:1001@127.0.0.1:5070", 60)],
+            &meta("a", 1),
+            now,
+        )
+        .unwrap();
+        let tcp = RegisterMeta {
+            transport: Transport::Tcp,
+            source: "127.0.0.1:40000".parse().unwrap(),
+            flow: Some(7),
+            ..meta("b", 1)
+        };
+        l.update(
+            "SEP2",
+            &[contact("sip:1002@127.0.0.1:40000", 60)],
+            &tcp,
+            now,
+        )
+        .unwrap();
+        let at = |t, s: &str, f| {
+            l.device_at(t, s.parse().unwrap(), f)
+                .map(|(d, _)| d.clone())
+        };
+        assert_eq!(
+            at(Transport::Udp, "127.0.0.1:5070", None).as_deref(),
+            Some("SEP1")
+        );
+        assert_eq!(at(Transport::Udp, "127.0.0.1:5071", None), None);
+        assert_eq!(
+            at(Transport::Tcp, "127.0.0.1:1", Some(7)).as_deref(),
+            Some("SEP2")
+        );
+        assert_eq!(at(Transport::Tcp, "127.0.0.1:40000", Some(8)), None);
+        // A UDP packet from the address a TCP binding came from is not that device.
+        assert_eq!(at(Transport::Udp, "127.0.0.1:40000", None), None);
+    }
+
     #[test]
     fn refresh_in_place_updates_everything_and_keeps_order_checks() {
         let mut loc = Location::new(4);

@@ -201,6 +201,18 @@ impl Registrar {
             .unwrap_or_default()
     }
 
+    /// The device registered from where `inbound` came (see [`Location::device_at`]).
+    pub fn device_at(&self, inbound: &Inbound) -> Option<(String, Binding)> {
+        let l = self.location.lock().ok()?;
+        l.device_at(inbound.transport, inbound.source, inbound.flow)
+            .map(|(d, b)| (d.clone(), b.clone()))
+    }
+
+    /// The store, for the call router's number lookups.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn publish(
         &self,
         device: &str,

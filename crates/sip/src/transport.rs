@@ -60,21 +60,63 @@ impl Default for TransportLimits {
     }
 }
 
+type FlowEntry = (mpsc::Sender<Vec<u8>>, SocketAddr);
+
 /// Open TCP/TLS connections by id, so requests toward a device go back over the connection it
-/// registered on (RFC 5626 flows).
+/// registered on (RFC 5626 flows), and the UDP sockets served, so requests toward a device
+/// registered over UDP leave from the node's SIP port to the address its REGISTER came from.
 #[derive(Default)]
 pub struct Flows {
     next: AtomicU64,
-    senders: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
+    /// The writer queue and the local address of each connection.
+    senders: Mutex<HashMap<u64, FlowEntry>>,
+    udp: Mutex<Vec<Arc<UdpSocket>>>,
 }
 
 impl Flows {
-    fn open(&self, tx: mpsc::Sender<Vec<u8>>) -> u64 {
+    fn open(&self, tx: mpsc::Sender<Vec<u8>>, local: SocketAddr) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         if let Ok(mut s) = self.senders.lock() {
-            s.insert(id, tx);
+            s.insert(id, (tx, local));
         }
         id
+    }
+
+    fn add_udp(&self, socket: Arc<UdpSocket>) {
+        if let Ok(mut u) = self.udp.lock() {
+            u.push(socket);
+        }
+    }
+
+    fn remove_udp(&self, socket: &Arc<UdpSocket>) {
+        if let Ok(mut u) = self.udp.lock() {
+            u.retain(|s| !Arc::ptr_eq(s, socket));
+        }
+    }
+
+    /// A UDP socket served for `dest`'s address family (the first bound).
+    fn udp_for(&self, dest: SocketAddr) -> Option<Arc<UdpSocket>> {
+        let u = self.udp.lock().ok()?;
+        u.iter()
+            .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == dest.is_ipv4()))
+            .cloned()
+    }
+
+    /// Sends a datagram from the node's SIP UDP socket to `dest` (an address a request came
+    /// from); false when no socket serves UDP or the send failed.
+    pub fn send_udp(&self, dest: SocketAddr, bytes: &[u8]) -> bool {
+        self.udp_for(dest)
+            .is_some_and(|s| s.try_send_to(bytes, dest).is_ok())
+    }
+
+    /// The local address of the UDP socket that [`Flows::send_udp`] uses for `dest`.
+    pub fn udp_local(&self, dest: SocketAddr) -> Option<SocketAddr> {
+        self.udp_for(dest)?.local_addr().ok()
+    }
+
+    /// The local address of an open flow.
+    pub fn local_addr(&self, id: u64) -> Option<SocketAddr> {
+        self.senders.lock().ok()?.get(&id).map(|(_, a)| *a)
     }
 
     fn close(&self, id: u64) {
@@ -85,7 +127,11 @@ impl Flows {
 
     /// Sends bytes over an open flow; false when it is gone or full.
     pub fn send(&self, id: u64, bytes: Vec<u8>) -> bool {
-        let tx = self.senders.lock().ok().and_then(|s| s.get(&id).cloned());
+        let tx = self
+            .senders
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&id).map(|(tx, _)| tx.clone()));
         tx.is_some_and(|tx| tx.try_send(bytes).is_ok())
     }
 
@@ -242,7 +288,7 @@ pub fn stamp_top_via(req: &mut Message, source: SocketAddr) {
 
 /// Where a UDP response goes: the source address; its port from `rport` when asked for,
 /// else the Via's sent-by port, else 5060.
-fn udp_destination(req: &Message, source: SocketAddr) -> SocketAddr {
+pub(crate) fn udp_destination(req: &Message, source: SocketAddr) -> SocketAddr {
     let port = match req.headers.top_via() {
         Ok(via) if via.rport().is_some() => source.port(),
         Ok(via) => via.port.unwrap_or(5060),
@@ -287,6 +333,18 @@ const UDP_BATCH: usize = 32;
 /// response, which on loopback was most of the cost of a send (docs/benchmarks.md).
 pub async fn serve_udp(
     socket: Arc<UdpSocket>,
+    dispatcher: Arc<Dispatcher>,
+    flows: Arc<Flows>,
+    limits: TransportLimits,
+    shutdown: watch::Receiver<bool>,
+) {
+    flows.add_udp(socket.clone());
+    serve_udp_socket(&socket, dispatcher, limits, shutdown).await;
+    flows.remove_udp(&socket);
+}
+
+async fn serve_udp_socket(
+    socket: &UdpSocket,
     dispatcher: Arc<Dispatcher>,
     limits: TransportLimits,
     mut shutdown: watch::Receiver<bool>,
@@ -354,13 +412,6 @@ async fn udp_datagram(
     );
     match parsed {
         Ok(mut msg) => {
-            if !msg.is_request() {
-                return None;
-            }
-            stamp_top_via(&mut msg, source);
-            let dest = udp_destination(&msg, source);
-            // Answered on the receiving task: with the device cache warm nothing here waits on
-            // I/O, and not spawning a task per datagram saves ~15 % CPU (docs/benchmarks.md).
             let inbound = Inbound {
                 transport: Transport::Udp,
                 source,
@@ -368,6 +419,14 @@ async fn udp_datagram(
                 peer_names: no_peer_names.clone(),
                 port: PortKind::Standard,
             };
+            if !msg.is_request() {
+                dispatcher.handle_response(msg, &inbound);
+                return None;
+            }
+            stamp_top_via(&mut msg, source);
+            let dest = udp_destination(&msg, source);
+            // Answered on the receiving task: with the device cache warm nothing here waits on
+            // I/O, and not spawning a task per datagram saves ~15 % CPU (docs/benchmarks.md).
             let bytes = dispatcher.handle(msg, &inbound).await?;
             Some((bytes, dest))
         }
@@ -434,6 +493,9 @@ pub async fn serve_stream(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let dispatcher = dispatcher.clone();
         let flows = flows.clone();
         let tls = port
@@ -452,7 +514,7 @@ pub async fn serve_stream(
                         Transport::Tcp,
                         kind,
                         Arc::from(Vec::new()),
-                        source,
+                        (source, local),
                         dispatcher,
                         flows,
                         limits,
@@ -476,7 +538,7 @@ pub async fn serve_stream(
                                 Transport::Tls,
                                 kind,
                                 peer_names,
-                                source,
+                                (source, local),
                                 dispatcher,
                                 flows,
                                 limits,
@@ -552,14 +614,14 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     transport: Transport,
     port: PortKind,
     peer_names: Arc<[String]>,
-    source: SocketAddr,
+    (source, local): (SocketAddr, SocketAddr),
     dispatcher: Arc<Dispatcher>,
     flows: Arc<Flows>,
     limits: TransportLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (tx, mut queued) = mpsc::channel::<Vec<u8>>(256);
-    let flow = flows.open(tx.clone());
+    let flow = flows.open(tx.clone(), local);
     let mut framer = StreamFramer::with_limits(Limits {
         max_body_bytes: limits.max_message,
         ..Limits::default()
@@ -601,10 +663,6 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                         Ok(None) => break,
                         Ok(Some(Frame::Ping)) => out.extend_from_slice(b"\r\n"),
                         Ok(Some(Frame::Message(mut msg))) => {
-                            if !msg.is_request() {
-                                continue;
-                            }
-                            stamp_top_via(&mut msg, source);
                             let inbound = Inbound {
                                 transport,
                                 source,
@@ -612,6 +670,11 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                                 peer_names: peer_names.clone(),
                                 port,
                             };
+                            if !msg.is_request() {
+                                dispatcher.handle_response(msg, &inbound);
+                                continue;
+                            }
+                            stamp_top_via(&mut msg, source);
                             let dispatcher = dispatcher.clone();
                             let mut job =
                                 Box::pin(async move { dispatcher.handle(msg, &inbound).await });

@@ -317,6 +317,40 @@ pub enum TraceEvent {
         listed: String,
     },
 
+    // ---- SIP calls (back-to-back user agent) ------------------------------------
+    /// An INVITE arrived: `SIP call 4 INVITE from SEP001794625DE5 (udp 127.0.0.1:5070) to 1002
+    /// (Call-ID=…)`.
+    SipCallReceived {
+        call: u64,
+        device: String,
+        transport: String,
+        source: String,
+        dialed: String,
+        call_id: String,
+    },
+    /// The INVITE was forwarded to one registered contact: `SIP call 4 offered to SEP… at
+    /// <sip:…> (Call-ID=…)`.
+    SipCallOffered {
+        call: u64,
+        device: String,
+        contact: String,
+        call_id: String,
+    },
+    /// An INVITE was refused: `SIP call INVITE to 1002 refused: 404 Not Found — reason`.
+    SipCallRefused {
+        dialed: String,
+        code: u16,
+        reason: String,
+    },
+    /// A fork answered: `SIP call 4 answered by SEP…`.
+    SipCallAnswered { call: u64, device: String },
+    /// A call ended: `SIP call 4 ended: busy (486 Busy Here)`.
+    SipCallEnded {
+        call: u64,
+        cause: String,
+        detail: String,
+    },
+
     // ---- config file service (HTTP 6970) ----------------------------------------
     /// A device configuration file was sent: `Config file SEP001794625DE5.cnf.xml sent to
     /// 127.0.0.1:40000 (2871 bytes)`.

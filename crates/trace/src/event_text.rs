@@ -89,6 +89,7 @@ impl TraceEvent {
             | CtiConnectionAccepted { .. }
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. }
+            | SipCallOffered { .. }
             | AuthenticatingLocally
             | OAuthCodeIssued { .. } => Level::Debug,
             SipRegistrationRefused { .. }
@@ -96,6 +97,10 @@ impl TraceEvent {
             | SipEdgeProxyRefused { .. }
             | ConfigFileRefused { .. } => Level::Error,
             SipRegistrationAccepted { .. }
+            | SipCallReceived { .. }
+            | SipCallRefused { .. }
+            | SipCallAnswered { .. }
+            | SipCallEnded { .. }
             | SipRegistrationRemoved { .. }
             | SipRegistrationExpired { .. }
             | ConfigFileServed { .. } => Level::Info,
@@ -366,6 +371,20 @@ impl fmt::Display for TraceEvent {
                 f,
                 "SIP MRA peer refused from {source}: certificate names [{presented}] not in the edge-proxy list [{listed}]"
             ),
+            SipCallReceived { call, device, transport, source, dialed, call_id } => write!(
+                f,
+                "SIP call {call} INVITE from {device} ({transport} {source}) to {dialed} (Call-ID={call_id})"
+            ),
+            SipCallOffered { call, device, contact, call_id } => {
+                write!(f, "SIP call {call} offered to {device} at {contact} (Call-ID={call_id})")
+            }
+            SipCallRefused { dialed, code, reason } => {
+                write!(f, "SIP call INVITE to {dialed} refused: {code} {reason}")
+            }
+            SipCallAnswered { call, device } => write!(f, "SIP call {call} answered by {device}"),
+            SipCallEnded { call, cause, detail } => {
+                write!(f, "SIP call {call} ended: {cause} ({detail})")
+            }
             ConfigFileServed { device, peer, bytes } => {
                 write!(f, "Config file {device}.cnf.xml sent to {peer} ({bytes} bytes)")
             }
