@@ -1090,8 +1090,8 @@ mod with_the_client_library {
             }
         }
         let traces = n.traces();
-        assert!(traces.contains("CTI connection accepted from tls"));
-        assert!(traces.contains("CTI connection accepted from wss"));
+        assert!(traces.contains("CTI connection closed: tls"));
+        assert!(traces.contains("CTI connection closed: wss"));
         n.node.shutdown().await.unwrap();
     }
 
