@@ -2,6 +2,7 @@
 //! authentication, token verification, the node's CTI key and nonces), the device watches,
 //! and the task that turns call control's registration events into device events.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use switchboard_authn::Authenticator;
 use switchboard_callctl::{CallControl, RegistrationChange};
 use switchboard_cti_proto::seal::{CtiKeyPair, NonceStore, NONCE_LIFETIME};
 use switchboard_cti_proto::{ErrorName, OutOfServiceReason, HEARTBEAT_RANGE_S, TIMER_RANGE_S};
+use switchboard_store::model::User;
 use switchboard_store::Store;
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::sync::broadcast::error::RecvError;
@@ -88,7 +90,19 @@ pub struct CtiManager {
     pub(crate) connections: AtomicUsize,
     pub(crate) providers: AtomicUsize,
     max_connections: AtomicUsize,
+    /// Users' CTI settings as last read, each with when it was read (see
+    /// [`CtiManager::user_settings`]).
+    users: Mutex<HashMap<String, (Arc<User>, std::time::Instant)>>,
 }
+
+/// How long a user's CTI settings read from the store are used without reading them again.
+/// Changes made through this node's API apply at once ([`CtiManager::user_changed`]); this
+/// bounds how late a change made on another node of the cluster applies (as the OAuth state's
+/// 5 s reload).
+pub const USER_SETTINGS_TTL: Duration = Duration::from_secs(5);
+
+/// Most users whose settings are kept; beyond, the stale ones are dropped first.
+const MAX_CACHED_USERS: usize = 100_000;
 
 /// Provider ids start where CUCM's do (`provider id=16777223` in the seed is the 8th).
 const FIRST_PROVIDER_ID: u32 = 0x0100_0000;
@@ -105,6 +119,7 @@ impl CtiManager {
     ) -> Arc<CtiManager> {
         Arc::new(CtiManager {
             max_connections: AtomicUsize::new(config.max_connections),
+            users: Mutex::new(HashMap::new()),
             nonces: Mutex::new(NonceStore::new(config.nonce_lifetime)),
             config,
             store,
@@ -145,6 +160,48 @@ impl CtiManager {
     /// The connection limit.
     pub fn max_connections(&self) -> usize {
         self.max_connections.load(Ordering::Relaxed)
+    }
+
+    /// A user's CTI settings: from memory when read less than [`USER_SETTINGS_TTL`] ago,
+    /// otherwise from the store.
+    pub(crate) async fn user_settings(
+        &self,
+        userid: &str,
+    ) -> Result<Arc<User>, switchboard_store::StoreError> {
+        let now = std::time::Instant::now();
+        if let Some((user, at)) = self
+            .users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(userid)
+        {
+            if now.saturating_duration_since(*at) < USER_SETTINGS_TTL {
+                return Ok(user.clone());
+            }
+        }
+        let user = Arc::new(self.store.get_user(userid).await?);
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        if users.len() >= MAX_CACHED_USERS {
+            users.retain(|_, (_, at)| now.saturating_duration_since(*at) < USER_SETTINGS_TTL);
+            if users.len() >= MAX_CACHED_USERS {
+                users.clear();
+            }
+        }
+        users.insert(userid.to_owned(), (user.clone(), now));
+        Ok(user)
+    }
+
+    /// A user was changed or deleted through this node: the next open reads the store.
+    pub fn user_changed(&self, userid: &str) {
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(userid);
+    }
+
+    /// Anything may have changed (missed change notifications): forget every user's settings.
+    pub fn users_changed(&self) {
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub(crate) fn next_provider_id(&self) -> u32 {

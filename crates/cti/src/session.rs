@@ -548,7 +548,7 @@ impl Session {
                 text: "DbAccess::ReadCtiUserSettingsReq".into(),
             },
         );
-        let user = match self.manager.store.get_user(&userid).await {
+        let user = match self.manager.user_settings(&userid).await {
             Ok(user) => user,
             Err(e) => {
                 drop(signal);
@@ -606,7 +606,7 @@ impl Session {
         self.manager.providers.fetch_add(1, Ordering::Relaxed);
         self.state = State::Open(Provider {
             id: provider_id,
-            userid: user.userid,
+            userid: user.userid.clone(),
             devices: HashMap::new(),
             next_handle: 1,
         });
@@ -693,7 +693,7 @@ impl Session {
         };
         // The user's settings as they are now: an administrator's change applies to the next
         // open without a reconnect.
-        let user = match self.manager.store.get_user(&userid).await {
+        let user = match self.manager.user_settings(&userid).await {
             Ok(u) => u,
             Err(e) => {
                 self.error(

@@ -440,6 +440,11 @@ async fn follow_changes(
             }
             _ => {}
         }
+        // User changes reach the CTI Manager from the API handlers directly; after missed
+        // changes anything may have changed.
+        if kind.is_none() {
+            state.cti.users_changed();
+        }
         if matches!(kind, None | Some("processconfig")) {
             registrar.reload_params().await;
             apply_cti_params(&state.store, &state.cti).await;

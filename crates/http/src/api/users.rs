@@ -27,6 +27,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let user = s.store.create_user(&actor.0, &new).await?;
     s.changed(&actor, "create", "user", &user.userid);
+    // At once, not through the change stream: the next CTI open must see this change.
+    s.cti.user_changed(&user.userid);
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -51,6 +53,8 @@ pub async fn update(
 ) -> ApiResult<Json<User>> {
     let user = s.store.update_user(&actor.0, &userid, &patch).await?;
     s.changed(&actor, "update", "user", &userid);
+    // At once, not through the change stream: the next CTI open must see this change.
+    s.cti.user_changed(&userid);
     Ok(Json(user))
 }
 
@@ -64,5 +68,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     s.store.delete_user(&actor.0, &userid).await?;
     s.changed(&actor, "delete", "user", &userid);
+    // At once, not through the change stream: the next CTI open must see this change.
+    s.cti.user_changed(&userid);
     Ok(StatusCode::NO_CONTENT)
 }
