@@ -62,6 +62,12 @@ pub enum Cause {
     Cancelled,
     Rejected,
     Failed,
+    /// Another device of the same line answered (parallel ringing).
+    AnsweredElsewhere,
+    /// The leg left the call through a transfer.
+    Transferred,
+    /// The offered call was sent on to another number before it was answered.
+    Redirected,
 }
 
 /// Which side of the call a leg is.
@@ -81,6 +87,8 @@ pub struct Leg {
     pub number: String,
     /// The device on this side, once known (the callee side learns it on answer).
     pub device: Option<String>,
+    /// The devices this side was offered to (alerting in parallel) before one answered.
+    pub offered: Vec<String>,
     pub state: LegState,
     pub cause: Option<Cause>,
 }
@@ -121,6 +129,22 @@ pub enum CallEvent {
         callee_leg: LegId,
         caller: String,
         callee: String,
+        /// The caller's device, when the call comes from a known device.
+        caller_device: Option<String>,
+    },
+    /// The leg on `side` was offered to these devices (they alert in parallel).
+    Offered {
+        call: CallId,
+        leg: LegId,
+        side: Side,
+        devices: Vec<String>,
+    },
+    /// `device` answered for the leg on `side`; the other offered devices stop alerting.
+    Answered {
+        call: CallId,
+        leg: LegId,
+        side: Side,
+        device: String,
     },
     /// A leg changed state.
     StateChanged {
@@ -188,6 +212,7 @@ impl Calls {
             side,
             number: number.to_string(),
             device: device.map(str::to_string),
+            offered: Vec::new(),
             state: LegState::Idle,
             cause: None,
         };
@@ -203,11 +228,33 @@ impl Calls {
             callee_leg: call.callee.id,
             caller: caller.to_string(),
             callee: callee.to_string(),
+            caller_device: caller_device.map(str::to_string),
         });
         call
     }
 
-    /// Records which device answered on `side`.
+    /// Records the devices the leg on `side` is offered to, publishing [`CallEvent::Offered`].
+    pub fn offer(&self, call: CallId, side: Side, devices: &[String]) -> Result<(), CallError> {
+        let mut inner = self
+            .inner
+            .lock()
+            .map_err(|_| CallError::UnknownCall(call))?;
+        let c = inner
+            .calls
+            .get_mut(&call)
+            .ok_or(CallError::UnknownCall(call))?;
+        let leg = c.leg_mut(side);
+        leg.offered = devices.to_vec();
+        let _ = self.events.send(CallEvent::Offered {
+            call,
+            leg: leg.id,
+            side,
+            devices: devices.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Records which device answered on `side`, publishing [`CallEvent::Answered`].
     pub fn set_device(&self, call: CallId, side: Side, device: &str) -> Result<(), CallError> {
         let mut inner = self
             .inner
@@ -217,7 +264,14 @@ impl Calls {
             .calls
             .get_mut(&call)
             .ok_or(CallError::UnknownCall(call))?;
-        c.leg_mut(side).device = Some(device.to_string());
+        let leg = c.leg_mut(side);
+        leg.device = Some(device.to_string());
+        let _ = self.events.send(CallEvent::Answered {
+            call,
+            leg: leg.id,
+            side,
+            device: device.to_string(),
+        });
         Ok(())
     }
 
@@ -356,7 +410,7 @@ mod tests {
         while let Ok(e) = rx.try_recv() {
             seen.push(e);
         }
-        assert_eq!(seen.len(), 9, "{seen:?}");
+        assert_eq!(seen.len(), 10, "{seen:?}");
         assert_eq!(
             seen[0],
             CallEvent::NewCall {
@@ -365,6 +419,7 @@ mod tests {
                 callee_leg: call.callee.id,
                 caller: "1001".into(),
                 callee: "1002".into(),
+                caller_device: Some("SEP001794625DE5".into()),
             }
         );
         assert_eq!(
@@ -380,6 +435,15 @@ mod tests {
         );
         assert_eq!(
             seen[6],
+            CallEvent::Answered {
+                call: id,
+                leg: call.callee.id,
+                side: Side::Callee,
+                device: "SEP002".into()
+            }
+        );
+        assert_eq!(
+            seen[7],
             CallEvent::StateChanged {
                 call: id,
                 leg: call.callee.id,
@@ -390,7 +454,7 @@ mod tests {
             }
         );
         assert_eq!(
-            seen[8],
+            seen[9],
             CallEvent::Ended {
                 call: id,
                 cause: Cause::Normal
@@ -438,6 +502,30 @@ mod tests {
         assert!(calls
             .transition(id, Side::Caller, LegState::Connected, None)
             .is_err());
+    }
+
+    #[test]
+    fn offered_devices_are_recorded_and_published() {
+        let calls = Calls::new();
+        let mut rx = calls.subscribe();
+        let call = calls.new_call("1001", Some("SEPA"), "1002");
+        let devices = vec!["SEPB".to_string(), "CSFB".to_string()];
+        calls.offer(call.id, Side::Callee, &devices).unwrap();
+        assert_eq!(calls.get(call.id).unwrap().callee.offered, devices);
+        assert_eq!(
+            calls.offer(999, Side::Callee, &devices),
+            Err(CallError::UnknownCall(999))
+        );
+        let _new_call = rx.try_recv().unwrap();
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            CallEvent::Offered {
+                call: call.id,
+                leg: call.callee.id,
+                side: Side::Callee,
+                devices
+            }
+        );
     }
 
     #[test]

@@ -4,15 +4,18 @@
 //! message formats, so a second phone protocol or a second CTI facade is one more adapter.
 //!
 //! [`calls`] is the call model (calls, legs, their state machines and events), reached through
-//! [`CallControl::calls`].
+//! [`CallControl::calls`]; [`control`] the interface that drives calls on phones, attached by
+//! the SIP service and used by CTI ([`CallControl::phone_control`]).
 
 pub mod calls;
+pub mod control;
 
 pub use calls::{Call, CallError, CallEvent, CallId, Calls, Cause, Leg, LegId, LegState, Side};
+pub use control::{valid_dtmf_digits, ControlError, ControlFuture, PhoneControl};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -64,6 +67,7 @@ pub struct CallControl {
     /// Live contacts by device (the device name is the key only: this is held per binding).
     registrations: RwLock<HashMap<String, Vec<LiveContact>, foldhash::fast::RandomState>>,
     calls: Calls,
+    phones: OnceLock<Arc<dyn PhoneControl>>,
 }
 
 /// One live contact of a device, as kept in memory.
@@ -101,7 +105,18 @@ impl CallControl {
             events: broadcast::channel(4096).0,
             registrations: RwLock::new(HashMap::default()),
             calls: Calls::new(),
+            phones: OnceLock::new(),
         }
+    }
+
+    /// Attaches the phone driver (once; later calls are ignored).
+    pub fn attach_phone_control(&self, driver: Arc<dyn PhoneControl>) {
+        let _ = self.phones.set(driver);
+    }
+
+    /// The phone driver, when one is attached.
+    pub fn phone_control(&self) -> Result<&Arc<dyn PhoneControl>, ControlError> {
+        self.phones.get().ok_or(ControlError::Unavailable)
     }
 
     /// Records and announces a registration change.

@@ -196,6 +196,9 @@ fn cause_name(cause: Cause) -> &'static str {
         Cause::Cancelled => "cancelled",
         Cause::Rejected => "rejected",
         Cause::Failed => "failed",
+        Cause::AnsweredElsewhere => "answered_elsewhere",
+        Cause::Transferred => "transferred",
+        Cause::Redirected => "redirected",
     }
 }
 
@@ -438,6 +441,9 @@ impl B2bua {
                 failed: None,
             });
         }
+        let mut offered: Vec<String> = forks.iter().map(|f: &Fork| f.device.clone()).collect();
+        offered.dedup();
+        let _ = calls.offer(call.id, Side::Callee, &offered);
         let _ = calls.transition(call.id, Side::Callee, LegState::Offering, None);
         let mut server = ServerTx {
             tx: ServerInvite::new(req.clone(), route.reliability(), self.timers, now),
