@@ -2097,3 +2097,67 @@ async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
     ));
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_calls_are_listed_with_both_sides_while_connected() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    assert_eq!(
+        n.api(reqwest::Method::GET, "/api/calls", None).await,
+        json!([])
+    );
+    // The caller talks for 3 s instead of 300 ms, long enough to look at the call.
+    let dir = tempfile::tempdir().unwrap();
+    let talk = dir.path().join("call_uac_talk.xml");
+    let text = std::fs::read_to_string(scenario("call_uac.xml")).unwrap();
+    assert!(text.contains("<pause milliseconds=\"300\"/>"));
+    std::fs::write(
+        &talk,
+        text.replace(
+            "<pause milliseconds=\"300\"/>",
+            "<pause milliseconds=\"3000\"/>",
+        ),
+    )
+    .unwrap();
+    let uas_dir = tempfile::tempdir().unwrap();
+    let callee = sipp_call("call_uas.xml", None, callee_port, &[], None, uas_dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let caller = sipp_call(
+        talk.to_str().unwrap(),
+        Some(n.sip("udp")),
+        caller_port,
+        &[("dialed", "1002"), ("me", "1001")],
+        None,
+        dir.path(),
+    );
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let calls = n.api(reqwest::Method::GET, "/api/calls", None).await;
+        if calls[0]["callee"]["state"] == "connected" {
+            listed = calls;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let call = &listed[0];
+    assert_eq!(call["caller"]["number"], "1001");
+    assert_eq!(call["caller"]["device"], "SEP001794625DE5");
+    assert_eq!(call["caller"]["state"], "connected");
+    assert_eq!(call["caller"]["side"], "caller");
+    assert_eq!(call["callee"]["number"], "1002");
+    assert_eq!(call["callee"]["device"], CALLEE);
+    assert_eq!(call["callee"]["offered"], json!([CALLEE]));
+    assert_eq!(call["callee"]["cause"], Value::Null);
+    assert_ne!(call["caller"]["id"], call["callee"]["id"]);
+
+    let (ok, out) = tokio::task::block_in_place(|| finish(caller, dir.path()));
+    assert!(ok, "{out}");
+    let (ok, out) = tokio::task::block_in_place(|| finish(callee, uas_dir.path()));
+    assert!(ok, "{out}");
+    assert_eq!(
+        n.api(reqwest::Method::GET, "/api/calls", None).await,
+        json!([])
+    );
+    n.node.shutdown().await.unwrap();
+}

@@ -152,6 +152,9 @@ fn the_readme_tour_works_against_a_running_node() {
         "configured ports listed: {out}"
     );
 
+    assert_eq!(node.ok(&["calls"]), "no live calls\n");
+    assert_eq!(node.ok(&["--json", "calls"]).trim(), "[]");
+
     let out = node.ok(&["device", "list"]);
     assert!(
         out.contains("SEP001794625DE5") && out.contains("CSFwwhite"),
