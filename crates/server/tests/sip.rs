@@ -665,6 +665,47 @@ async fn sha256_digest_replay_interval_and_star_removal() {
         )
         .await;
     assert!(next.starts_with("SIP/2.0 200 OK\r\n"), "{next}");
+    // With SHA-256 not offered, the 401 holds the MD5 challenge alone (for stacks that give
+    // up on an algorithm they do not know), and an MD5 answer registers.
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipDigestOfferSha256",
+        Some(json!({"value": "0"})),
+    )
+    .await;
+    let mut md5_only = Vec::new();
+    for cseq in 200..250 {
+        let answer = c.register(dev, "sha-1", cseq, &contact, 3600, "").await;
+        md5_only = answer
+            .lines()
+            .filter(|l| l.starts_with("WWW-Authenticate:"))
+            .map(str::to_string)
+            .collect();
+        if md5_only.len() == 1 {
+            let nonce = nonce_for(&answer, "MD5");
+            let ok = c
+                .register(
+                    dev,
+                    "sha-1",
+                    cseq + 100,
+                    &contact,
+                    3600,
+                    &authorization(DigestAlgorithm::Md5, dev, &password, &nonce, 1),
+                )
+                .await;
+            assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(md5_only.len(), 1, "{md5_only:?}");
+    assert!(md5_only[0].contains("algorithm=MD5"), "{md5_only:?}");
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipDigestOfferSha256",
+        Some(json!({"value": "1"})),
+    )
+    .await;
     // A forged nonce is challenged again.
     let forged = c
         .register(
