@@ -274,7 +274,7 @@ async fn sealed_open_on_plain_tcp_keeps_other_events_queued() {
         assert_eq!(req.seq, 1);
         assert_eq!(req.auth, Auth::SealedPassword {});
         assert_eq!(req.login, "wwhite");
-        assert_eq!(req.protocol_versions, [PROTOCOL_VERSION]);
+        assert_eq!(req.protocol_versions, SUPPORTED_VERSIONS);
         assert_eq!(req.client_version, CLIENT_VERSION);
         assert_eq!((req.heartbeat_s, req.timer_s), (60, 10));
         assert_eq!(req.application, "Shibui");
