@@ -1982,3 +1982,112 @@ async fn parallel_ringing_ends_the_call_on_the_devices_that_did_not_answer() {
     assert!(p.drain(Duration::from_millis(500)).await.is_empty());
     n.node.shutdown().await.unwrap();
 }
+
+/// Reads `raw` until a message satisfies `done`; returns what came (heartbeats left out).
+async fn until_call_event(raw: &mut Raw, done: impl Fn(&Message) -> bool) -> Vec<Message> {
+    let mut seen = Vec::new();
+    loop {
+        let m = raw.recv().await;
+        let stop = done(&m);
+        if !matches!(m, Message::Heartbeat(_)) {
+            seen.push(m);
+        }
+        if stop {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the B2BUA PhoneControl (branch b2bua2)"]
+async fn make_call_and_drop_drive_the_sipp_phones() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    assert!(n.node.state.callctl.phone_control().is_ok());
+    let mut p = provider_v2(&n).await;
+    let phone_h = open_with(&mut p, 4, PHONE, false, true).await;
+    let mut q = provider_v2(&n).await;
+    let callee_h = open_with(&mut q, 4, CALLEE, false, true).await;
+    // The deskphone answers the node's auto-answer INVITE, then 1002 answers; both wait for
+    // the BYE.
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let phone = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        caller_port,
+        |s| s,
+        dirs[0].path(),
+    );
+    let callee = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        callee_port,
+        |s| s,
+        dirs[1].path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    p.send(MakeCallRequest {
+        seq: 10,
+        device_handle: phone_h,
+        destination: "1002".into(),
+        directory_number: None,
+    })
+    .await;
+    let seen = until_call_event(&mut p, |m| matches!(m, Message::MakeCallResponse(_))).await;
+    let Some(Message::MakeCallResponse(made)) = seen.last().cloned() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!((made.seq, made.device_handle), (10, phone_h));
+    let call_id = made.call_id;
+    let connected = |h: u32| {
+        move |m: &Message| {
+            matches!(m, Message::CallStateChangedEvent(e)
+                if e.device_handle == h && e.state == CallState::Connected)
+        }
+    };
+    let mine = until_call_event(&mut p, connected(phone_h)).await;
+    assert!(
+        seen.iter()
+            .chain(&mine)
+            .any(|m| matches!(m, Message::NewCallEvent(e)
+            if e.call_id == call_id && e.role == CallRole::Originating)),
+        "{seen:?} {mine:?}"
+    );
+    let theirs = until_call_event(&mut q, connected(callee_h)).await;
+    assert!(
+        matches!(&theirs[0], Message::NewCallEvent(e)
+            if e.role == CallRole::Terminating && e.calling_number == "1001"),
+        "{theirs:?}"
+    );
+
+    // Hang up from CTI: both phones get their BYE.
+    p.send(DropRequest {
+        seq: 11,
+        device_handle: phone_h,
+        call_id,
+    })
+    .await;
+    let rest = until_call_event(&mut p, |m| matches!(m, Message::CallEndedEvent(_))).await;
+    assert!(rest.contains(&Message::DropResponse(DropResponse {
+        seq: 11,
+        device_handle: phone_h,
+        call_id
+    })));
+    assert!(
+        matches!(rest.last(), Some(Message::CallEndedEvent(e)) if e.cause == CallCause::Normal),
+        "{rest:?}"
+    );
+    let rest = q.call_events_until_ended().await;
+    assert!(
+        matches!(rest.last(), Some(Message::CallEndedEvent(e)) if e.cause == CallCause::Normal),
+        "{rest:?}"
+    );
+    tokio::task::block_in_place(|| {
+        sipp_done(phone, dirs[0].path(), "deskphone");
+        sipp_done(callee, dirs[1].path(), "callee");
+    });
+    n.node.shutdown().await.unwrap();
+}

@@ -580,3 +580,148 @@ fn finish(
     );
     link.send(response);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_callctl::{Calls, LegState, Side};
+
+    #[test]
+    fn refusals_of_the_phone_side_have_their_cti_names() {
+        let dest = || Op::Redirect {
+            destination: "1004".into(),
+        };
+        let blind = Op::BlindTransfer {
+            destination: "1003".into(),
+        };
+        let cases = [
+            (
+                dest(),
+                ControlError::UnknownCall(7),
+                ErrorName::CtierrCallNotExist,
+            ),
+            (
+                Op::Drop,
+                ControlError::NotOnDevice {
+                    call: 7,
+                    device: "SEPA".into(),
+                },
+                ErrorName::CtierrCallNotOnDevice,
+            ),
+            (
+                Op::Answer,
+                ControlError::DeviceNotRegistered("SEPA".into()),
+                ErrorName::CtierrDeviceOutOfService,
+            ),
+            (
+                Op::MakeCall {
+                    destination: "1".into(),
+                    line: Some("9".into()),
+                },
+                ControlError::NoSuchLine {
+                    device: "SEPA".into(),
+                    line: "9".into(),
+                },
+                ErrorName::LineNotFound,
+            ),
+            (
+                dest(),
+                ControlError::UnknownNumber("1004".into()),
+                ErrorName::CtierrUnknownDestination,
+            ),
+            (
+                blind.clone(),
+                ControlError::UnknownNumber("1003".into()),
+                ErrorName::TransferfailedDestinationUnreachable,
+            ),
+            (
+                Op::Hold,
+                ControlError::IllegalCallState(LegState::Ringing),
+                ErrorName::IllegalCallstate,
+            ),
+            (
+                Op::Hold,
+                ControlError::HoldFailed("488".into()),
+                ErrorName::Holdfailed,
+            ),
+            (
+                Op::Retrieve,
+                ControlError::RetrieveFailed("488".into()),
+                ErrorName::Retrievefailed,
+            ),
+            (
+                blind,
+                ControlError::TransferFailed("x".into()),
+                ErrorName::Transferfailed,
+            ),
+            (
+                dest(),
+                ControlError::RedirectFailed("x".into()),
+                ErrorName::Redirectfailed,
+            ),
+            (
+                Op::SendDtmf { digits: "1".into() },
+                ControlError::InvalidDtmfDigits,
+                ErrorName::CtierrInvalidDtmfdigits,
+            ),
+            (
+                Op::Drop,
+                ControlError::Unavailable,
+                ErrorName::CtierrCallControlUnavailable,
+            ),
+            (
+                Op::Drop,
+                ControlError::Failed("x".into()),
+                ErrorName::CtierrCallControlFailed,
+            ),
+        ];
+        for (op, e, name) in cases {
+            assert_eq!(error_of(&op, &e), name, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_call_involves_its_caller_the_devices_it_rings_and_the_one_that_answered() {
+        let calls = Calls::new();
+        let call = calls.new_call("1001", Some("SEPA"), "1002");
+        calls
+            .offer(call.id, Side::Callee, &["SEPB".into(), "CSFB".into()])
+            .unwrap();
+        let c = calls.get(call.id).unwrap();
+        for d in ["SEPA", "SEPB", "CSFB"] {
+            assert!(involves(&c, d), "{d}");
+        }
+        assert!(!involves(&c, "SEPZ"));
+        calls.set_device(call.id, Side::Callee, "CSFB").unwrap();
+        let c = calls.get(call.id).unwrap();
+        assert!(involves(&c, "CSFB"));
+        assert!(!involves(&c, "SEPB"), "answered elsewhere");
+    }
+
+    #[test]
+    fn traced_details_hide_the_digits() {
+        let r = Request::of(
+            switchboard_cti_proto::SendDtmfRequest {
+                seq: 3,
+                device_handle: 1,
+                call_id: 7,
+                digits: "1234".into(),
+            }
+            .into(),
+        )
+        .unwrap();
+        assert_eq!(r.detail(), "DH=1 GCID=7 digits=[4]");
+        let r = Request::of(
+            switchboard_cti_proto::MakeCallRequest {
+                seq: 3,
+                device_handle: 1,
+                destination: "1002".into(),
+                directory_number: Some("1001".into()),
+            }
+            .into(),
+        )
+        .unwrap();
+        assert_eq!(r.detail(), "DH=1 destination=1002 dn=1001");
+        assert!(Request::of(Message::Heartbeat(switchboard_cti_proto::Heartbeat {})).is_none());
+    }
+}
