@@ -2091,3 +2091,64 @@ async fn make_call_and_drop_drive_the_sipp_phones() {
     });
     n.node.shutdown().await.unwrap();
 }
+
+/// Call control's call events overflow the CTI Manager's subscription (one thread: the manager
+/// cannot read while the calls are made): it reads the live calls again, ends the call it
+/// missed the end of and tells the one it missed the start of.
+#[tokio::test(flavor = "current_thread")]
+async fn missed_call_events_are_made_good_from_the_live_calls() {
+    use switchboard_callctl::{Cause, LegState, Side};
+    let n = boot().await;
+    let mut p = provider_v2(&n).await;
+    let h = open_with(&mut p, 4, PHONE, false, true).await;
+    let calls = n.node.state.callctl.calls();
+    let first = calls.new_call("1001", Some(PHONE), "1002");
+    calls
+        .transition(first.id, Side::Caller, LegState::Offering, None)
+        .unwrap();
+    let Message::NewCallEvent(new) = p.recv().await else {
+        panic!("no NewCallEvent")
+    };
+    assert_eq!((new.call_id, new.device_handle), (first.id, h));
+
+    // Without yielding: the first call ends, 2,000 calls of other devices come and go (8,000
+    // events, twice the broadcast's capacity), then a second call of the deskphone starts.
+    calls.disconnect(first.id, Cause::Busy).unwrap();
+    for _ in 0..2_000 {
+        let other = calls.new_call("2001", Some("SEPOTHER"), "2002");
+        calls.disconnect(other.id, Cause::Failed).unwrap();
+    }
+    let second = calls.new_call("1001", Some(PHONE), "1003");
+    calls
+        .transition(second.id, Side::Caller, LegState::Offering, None)
+        .unwrap();
+
+    let seen: Vec<Message> = p.drain(Duration::from_secs(2)).await;
+    assert_eq!(
+        seen,
+        vec![
+            Message::CallEndedEvent(CallEndedEvent {
+                device_handle: h,
+                device_name: PHONE.into(),
+                call_id: first.id,
+                connection_id: first.caller.id,
+                cause: CallCause::Unknown,
+            }),
+            Message::NewCallEvent(NewCallEvent {
+                device_handle: h,
+                device_name: PHONE.into(),
+                call_id: second.id,
+                connection_id: second.caller.id,
+                directory_number: "1001".into(),
+                calling_number: "1001".into(),
+                called_number: "1003".into(),
+                role: CallRole::Originating,
+                state: CallState::Offering,
+            }),
+        ]
+    );
+    assert!(n
+        .traces()
+        .contains("CTI call events resynchronised: 1 calls live"));
+    n.node.shutdown().await.unwrap();
+}
