@@ -204,6 +204,22 @@ fn error_of(op: &Op, e: &ControlError) -> ErrorName {
     }
 }
 
+/// A consultation being placed: forgotten if its task ends without an outcome (the node is
+/// shutting down), so that it cannot block the call's transfers for good.
+struct Placing {
+    consults: Arc<Mutex<HashMap<CallId, Option<CallId>>>>,
+    call: CallId,
+}
+
+impl Drop for Placing {
+    fn drop(&mut self) {
+        let mut map = self.consults.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&self.call) == Some(&None) {
+            map.remove(&self.call);
+        }
+    }
+}
+
 /// Counts a request as outstanding while it lives.
 struct Outstanding(Arc<AtomicUsize>);
 
@@ -404,16 +420,24 @@ impl Session {
         provider.calls.outstanding.fetch_add(1, Ordering::Relaxed);
         let guard = Outstanding(provider.calls.outstanding.clone());
         let consults = provider.calls.consults.clone();
-        if let (Op::ConsultTransfer { .. }, Some(call)) = (&r.op, r.call) {
-            let mut map = consults.lock().unwrap_or_else(|p| p.into_inner());
-            let calls = self.manager.callctl.calls();
-            map.retain(|_, c| c.is_none_or(|c| calls.get(c).is_some()));
-            map.insert(call, None);
-        }
+        let placing = match (&r.op, r.call) {
+            (Op::ConsultTransfer { .. }, Some(call)) => {
+                let mut map = consults.lock().unwrap_or_else(|p| p.into_inner());
+                let calls = self.manager.callctl.calls();
+                map.retain(|_, c| c.is_none_or(|c| calls.get(c).is_some()));
+                map.insert(call, None);
+                Some(Placing {
+                    consults: consults.clone(),
+                    call,
+                })
+            }
+            _ => None,
+        };
         let manager = self.manager.clone();
         let link = Arc::downgrade(&self.link);
         tokio::spawn(async move {
             let _guard = guard;
+            let _placing = placing;
             let outcome = tokio::time::timeout(REQUEST_TIMEOUT, drive(&*driver, &r, device)).await;
             finish(&manager, &link, provider_id, &consults, r, outcome);
         });
