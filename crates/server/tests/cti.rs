@@ -1813,7 +1813,28 @@ async fn a_device_opened_during_a_call_gets_its_snapshot_and_call_requests_are_c
         ErrorName::CtierrCallControlUnavailable
     };
     assert_eq!((e.seq, e.error), (Some(21), expected), "{}", e.message);
-    // The user no longer controls the callee: refused at once.
+    // The callee no longer allows control from CTI, then the user no longer controls it:
+    // refused at once.
+    for (allow, seq, expected) in [
+        (false, 23, ErrorName::CtierrAccessToDeviceDenied),
+        (true, 24, expected),
+    ] {
+        n.api(
+            reqwest::Method::PATCH,
+            &format!("/api/devices/{CALLEE}"),
+            Some(json!({ "allow_cti_control": allow })),
+        )
+        .await;
+        callee
+            .send(HoldRequest {
+                seq,
+                device_handle: callee_h,
+                call_id,
+            })
+            .await;
+        let e = callee.error().await;
+        assert_eq!((e.seq, e.error), (Some(seq), expected), "{}", e.message);
+    }
     control(&n, &[PHONE, SOFTPHONE]).await;
     callee
         .send(HoldRequest {

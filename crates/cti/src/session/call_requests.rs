@@ -17,6 +17,7 @@ use switchboard_cti_proto::{
     RetrieveResponse, SendDtmfResponse, TransferCompleteResponse, CALL_CONTROL_VERSION,
     MAX_DESTINATION_LEN,
 };
+use switchboard_store::StoreError;
 use switchboard_trace::{Service, TraceEvent};
 
 use super::{send_error, Flow, Session, State, ECHO};
@@ -293,6 +294,24 @@ impl Session {
                 ErrorName::CtierrEnduserNotAssociatedWithDevice,
                 format!("{userid} no longer controls {name}"),
             ));
+        }
+        match self.manager.store.get_device(&name).await {
+            Ok(d) if d.allow_cti_control => {}
+            Ok(_) => {
+                return Err((
+                    ErrorName::CtierrAccessToDeviceDenied,
+                    format!("{name} no longer allows control from CTI"),
+                ))
+            }
+            Err(StoreError::NotFound { .. }) => {
+                return Err((ErrorName::DeviceNotFound, format!("{name} was deleted")))
+            }
+            Err(e) => {
+                return Err((
+                    ErrorName::InternalError,
+                    format!("the device could not be read: {e}"),
+                ))
+            }
         }
         match &r.op {
             Op::MakeCall { destination, .. }
