@@ -2173,3 +2173,68 @@ async fn missed_call_events_are_made_good_from_the_live_calls() {
         .contains("CTI call events resynchronised: 1 calls live"));
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_callee_ends_the_call_with_cause_busy_on_both_sides() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    let mut p = provider_v2(&n).await;
+    let caller_h = open_with(&mut p, 4, PHONE, false, true).await;
+    let callee_h = open_with(&mut p, 5, CALLEE, false, true).await;
+    let (uas_dir, uac_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let uas = sipp_call(
+        &n,
+        "call_uas_busy.xml",
+        false,
+        callee_port,
+        |s| s,
+        uas_dir.path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uac = sipp_call(
+        &n,
+        "call_uac_refused.xml",
+        true,
+        caller_port,
+        |s| s.replace("@CODE@", "486"),
+        uac_dir.path(),
+    );
+    tokio::task::block_in_place(|| {
+        sipp_done(uac, uac_dir.path(), "caller");
+        sipp_done(uas, uas_dir.path(), "callee");
+    });
+    let mut by_handle: std::collections::HashMap<u32, Vec<Message>> = Default::default();
+    let mut ended = 0;
+    while ended < 2 {
+        let m = p.recv().await;
+        let handle = match &m {
+            Message::NewCallEvent(e) => e.device_handle,
+            Message::CallStateChangedEvent(e) => e.device_handle,
+            Message::CallEndedEvent(e) => {
+                ended += 1;
+                e.device_handle
+            }
+            Message::Heartbeat(_) => continue,
+            other => panic!("{other:?}"),
+        };
+        by_handle.entry(handle).or_default().push(m);
+    }
+    for (h, role) in [
+        (caller_h, CallRole::Originating),
+        (callee_h, CallRole::Terminating),
+    ] {
+        let Some(Message::NewCallEvent(first)) = by_handle[&h].first().cloned() else {
+            panic!("{by_handle:?}")
+        };
+        assert_eq!((first.role, first.state), (role, CallState::Offering));
+        assert_eq!(
+            by_handle[&h],
+            side_of_a_call(
+                &first,
+                &[(CallState::Disconnected, Some(CallCause::Busy))],
+                CallCause::Busy
+            )
+        );
+    }
+    n.node.shutdown().await.unwrap();
+}
