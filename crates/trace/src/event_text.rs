@@ -90,6 +90,7 @@ impl TraceEvent {
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. }
             | SipCallOffered { .. }
+            | SipCallRelayed { .. }
             | AuthenticatingLocally
             | OAuthCodeIssued { .. } => Level::Debug,
             SipRegistrationRefused { .. }
@@ -101,6 +102,9 @@ impl TraceEvent {
             | SipCallRefused { .. }
             | SipCallAnswered { .. }
             | SipCallEnded { .. }
+            | SipCallHold { .. }
+            | SipCallSessionExpired { .. }
+            | SipCallControl { .. }
             | SipRegistrationRemoved { .. }
             | SipRegistrationExpired { .. }
             | ConfigFileServed { .. } => Level::Info,
@@ -384,6 +388,19 @@ impl fmt::Display for TraceEvent {
             SipCallAnswered { call, device } => write!(f, "SIP call {call} answered by {device}"),
             SipCallEnded { call, cause, detail } => {
                 write!(f, "SIP call {call} ended: {cause} ({detail})")
+            }
+            SipCallRelayed { call, method, from } => {
+                write!(f, "SIP call {call} {method} relayed from the {from}")
+            }
+            SipCallHold { call, side, held } => {
+                let what = if *held { "on hold" } else { "off hold" };
+                write!(f, "SIP call {call} {side} side {what}")
+            }
+            SipCallSessionExpired { call, interval } => {
+                write!(f, "SIP call {call} session timer expired (interval {interval} s)")
+            }
+            SipCallControl { call, operation, device, detail } => {
+                write!(f, "SIP call {call} {operation} for {device}: {detail}")
             }
             ConfigFileServed { device, peer, bytes } => {
                 write!(f, "Config file {device}.cnf.xml sent to {peer} ({bytes} bytes)")
