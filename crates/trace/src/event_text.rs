@@ -90,7 +90,6 @@ impl TraceEvent {
             | SipRegisterReceived { .. }
             | SipChallengeSent { .. }
             | SipCallOffered { .. }
-            | SipCallRelayed { .. }
             | AuthenticatingLocally
             | OAuthCodeIssued { .. } => Level::Debug,
             SipRegistrationRefused { .. }
@@ -103,6 +102,7 @@ impl TraceEvent {
             | SipCallAnswered { .. }
             | SipCallEnded { .. }
             | SipCallHold { .. }
+            | SipCallRelayed { .. }
             | SipCallSessionExpired { .. }
             | SipCallControl { .. }
             | SipRegistrationRemoved { .. }

@@ -193,7 +193,7 @@ impl B2bua {
                     caller: None,
                     forks: Vec::new(),
                     answered: None,
-                    finished: true,
+                    finished: false,
                     session: None,
                     phone: Some(Box::new(Phone {
                         dialed_devices,
