@@ -573,13 +573,13 @@ async fn a_caller_registered_over_tcp_calls_over_its_connection() {
     n.node.shutdown().await.unwrap();
 }
 
-/// Waits for the event `pick` selects, up to 10 s.
+/// Waits for the event `pick` selects, up to 12 s.
 async fn wait_for(
     rx: &mut tokio::sync::broadcast::Receiver<CallEvent>,
     seen: &mut Vec<CallEvent>,
     pick: impl Fn(&CallEvent) -> bool,
 ) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(e)) => {
@@ -713,5 +713,211 @@ async fn call_control_refuses_what_it_cannot_do_before_sending_anything() {
         Err(ControlError::InvalidDtmfDigits)
     );
     assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+const TARGET: &str = "SEP00AABBCCDD03";
+
+/// Line 1003 with one deskphone (the transfer target), registered over UDP: its port.
+async fn target_lab(n: &Node) -> u16 {
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1003"})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/devices",
+        Some(json!({
+            "name": TARGET, "product": "Cisco 8841", "device_class": "deskphone",
+            "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+            "digest_password": PASSWORD,
+            "lines": [{"index": 1, "dn": "1003"}]
+        })),
+    )
+    .await;
+    let port = free_local_port();
+    register(n, TARGET, PASSWORD, port).await;
+    port
+}
+
+/// The events of each call, by call id, in order.
+fn by_call(seen: &[CallEvent]) -> std::collections::BTreeMap<u64, Vec<CallEvent>> {
+    let mut calls: std::collections::BTreeMap<u64, Vec<CallEvent>> = Default::default();
+    for e in seen {
+        let id = match e {
+            CallEvent::NewCall { call, .. }
+            | CallEvent::Offered { call, .. }
+            | CallEvent::Answered { call, .. }
+            | CallEvent::StateChanged { call, .. }
+            | CallEvent::Ended { call, .. } => *call,
+        };
+        calls.entry(id).or_default().push(e.clone());
+    }
+    calls
+}
+
+/// Asserts the old call ended with `transferred` and the new one (transferee → 1003)
+/// connected and then ended normally.
+fn assert_transferred(seen: &[CallEvent], transferee: &str) {
+    use LegState::*;
+    let calls = by_call(seen);
+    assert_eq!(calls.len(), 2, "{seen:?}");
+    let mut it = calls.values();
+    let old = it.next().unwrap();
+    let new = it.next().unwrap();
+    assert_eq!(
+        old.last(),
+        Some(&CallEvent::Ended {
+            call: match &old[0] {
+                CallEvent::NewCall { call, .. } => *call,
+                e => panic!("{e:?}"),
+            },
+            cause: Cause::Transferred
+        }),
+        "{old:?}"
+    );
+    match &new[0] {
+        CallEvent::NewCall { caller, callee, .. } => {
+            assert_eq!((caller.as_str(), callee.as_str()), (transferee, "1003"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(new.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == TARGET
+    )));
+    assert_eq!(
+        changes(new),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Caller, Offering, Connected, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{new:?}"
+    );
+    // The old call's legs left it with cause `transferred`.
+    let old_ends: Vec<_> = changes(old)
+        .into_iter()
+        .filter(|c| c.2 == Disconnected)
+        .map(|c| c.3)
+        .collect();
+    assert_eq!(
+        old_ends,
+        vec![Some(Cause::Transferred), Some(Cause::Transferred)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blind_transfer_by_refer_connects_the_transferee_to_the_target() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_refer.xml", caller_port)
+                .key("dialed", "1002")
+                .key("target", "1003"),
+            vec![
+                Sipp::new("call_uas_transferee.xml", callee_ports[0]),
+                Sipp::new("target_uas.xml", target_port),
+            ],
+        )
+    });
+    assert!(ok, "transferor:\n{uac}\nothers:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "{log}\ntransferor:\n{uac}");
+    }
+    // The target's INVITE had no offer; its offer reached the transferee, whose answer
+    // reached the target in the ACK.
+    let (transferee, target) = (&uas[0].1, &uas[1].1);
+    assert_eq!(logged_bodies(target, "INVITE sip:"), vec![String::new()]);
+    let offer = &logged_bodies(target, "SIP/2.0 200 OK")[0];
+    assert_eq!(&logged_bodies(transferee, "INVITE sip:")[1], offer);
+    let answer = &logged_bodies(transferee, "SIP/2.0 200 OK")[1];
+    assert_eq!(&logged_bodies(target, "ACK sip:")[0], answer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_transferred(&drain(&mut events), "1002");
+    assert!(n
+        .traces()
+        .contains("transfer: blind transfer to 1003 started"));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_blind_transfer_hangs_up_the_transferor_and_joins_the_others() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let transferor = Sipp::new("call_uas_transferor.xml", callee_ports[0]).spawn(dirs[0].path());
+    let target = Sipp::new("target_uas.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let transferee = Sipp::new("call_uac_transferee.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[2].path());
+    let mut seen = Vec::new();
+    let connected = tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_for(&mut events, &mut seen, |e| {
+            matches!(
+                e,
+                CallEvent::StateChanged {
+                    side: Side::Caller,
+                    to: LegState::Connected,
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    if connected.is_err() {
+        let mut children = [transferor, target, transferee];
+        for c in children.iter_mut() {
+            let _ = c.kill();
+        }
+        let logs: Vec<(bool, String)> = children
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect();
+        panic!("not connected: {seen:?}\n{logs:#?}");
+    }
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.blind_transfer(call, CALLEE.into(), "9999".into()).await,
+        Err(ControlError::UnknownNumber("9999".into()))
+    );
+    pc.blind_transfer(call, CALLEE.into(), "1003".into())
+        .await
+        .unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [transferor, target, transferee]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    assert_transferred(&seen, "1001");
     n.node.shutdown().await.unwrap();
 }

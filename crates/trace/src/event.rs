@@ -362,6 +362,8 @@ pub enum TraceEvent {
     /// No session refresh came within the negotiated interval (RFC 4028): `SIP call 4 session
     /// timer expired (interval 90 s)`.
     SipCallSessionExpired { call: u64, interval: u64 },
+    /// A step of a transfer: `SIP call 4 transfer: blind transfer to 1003 started (new call 7)`.
+    SipCallTransfer { call: u64, step: String },
     /// The node's call control acted on a call for a device: `SIP call 4 make_call for
     /// SEP001794625DE5: INVITE to the phone with auto-answer`.
     SipCallControl {

@@ -105,6 +105,7 @@ impl TraceEvent {
             | SipCallRelayed { .. }
             | SipCallSessionExpired { .. }
             | SipCallControl { .. }
+            | SipCallTransfer { .. }
             | SipRegistrationRemoved { .. }
             | SipRegistrationExpired { .. }
             | ConfigFileServed { .. } => Level::Info,
@@ -399,6 +400,7 @@ impl fmt::Display for TraceEvent {
             SipCallSessionExpired { call, interval } => {
                 write!(f, "SIP call {call} session timer expired (interval {interval} s)")
             }
+            SipCallTransfer { call, step } => write!(f, "SIP call {call} transfer: {step}"),
             SipCallControl { call, operation, device, detail } => {
                 write!(f, "SIP call {call} {operation} for {device}: {detail}")
             }

@@ -203,6 +203,7 @@ impl B2bua {
                         offer: None,
                         ack: None,
                     })),
+                    transfer: None,
                 },
             );
             for (key, m, route, i) in clients {
@@ -504,6 +505,57 @@ impl B2bua {
     }
 }
 
+impl B2bua {
+    async fn blind(
+        &self,
+        call: CallId,
+        device: String,
+        destination: String,
+    ) -> Result<(), ControlError> {
+        let (side, state) = self.device_side(call, &device)?;
+        if !matches!(state, LegState::Connected | LegState::Held) {
+            return Err(ControlError::IllegalCallState(state));
+        }
+        let devices = match self.line_devices(&destination).await {
+            Ok(d) => d,
+            Err((404, ..)) => return Err(ControlError::UnknownNumber(destination)),
+            Err((_, _, why)) => return Err(ControlError::TransferFailed(why)),
+        };
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        {
+            let mut inner = self
+                .inner
+                .lock()
+                .map_err(|_| ControlError::Failed("lock".into()))?;
+            let c = inner
+                .calls
+                .get(&call)
+                .ok_or(ControlError::UnknownCall(call))?;
+            let party = match side {
+                Side::Caller => Party::Caller,
+                Side::Callee => {
+                    Party::Fork(c.answered.ok_or(ControlError::IllegalCallState(state))?)
+                }
+            };
+            self.start_transfer(
+                &mut inner,
+                call,
+                party,
+                &destination,
+                &devices,
+                false,
+                now,
+                &mut out,
+            )
+            .map_err(|(code, reason)| ControlError::TransferFailed(format!("{code} {reason}")))?;
+        }
+        self.control_trace(call, "blind_transfer", &device, format!("to {destination}"));
+        self.send(out);
+        Ok(())
+    }
+}
+
 impl PhoneControl for B2bua {
     fn make_call(
         &self,
@@ -532,15 +584,11 @@ impl PhoneControl for B2bua {
 
     fn blind_transfer(
         &self,
-        _call: CallId,
-        _device: String,
-        _destination: String,
+        call: CallId,
+        device: String,
+        destination: String,
     ) -> ControlFuture<'_, ()> {
-        Box::pin(async {
-            Err(ControlError::TransferFailed(
-                "transfer is not supported yet".into(),
-            ))
-        })
+        Box::pin(self.blind(call, device, destination))
     }
 
     fn consult_transfer(

@@ -268,3 +268,92 @@ mod tests {
         assert_eq!(session_interval(&m("abc")), None);
     }
 }
+
+/// What a REFER's `Refer-To` asks for (RFC 3515; RFC 3891 `Replaces` for attended transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferTo {
+    /// The user part of the target URI (a directory number).
+    pub user: String,
+    /// The dialog to replace (`Replaces=<call-id>;to-tag=…;from-tag=…`): its Call-ID.
+    pub replaces: Option<String>,
+}
+
+/// Parses a `Refer-To` value: `<sip:1003@host>` or
+/// `<sip:1003@host?Replaces=call%40host%3Bto-tag%3Da%3Bfrom-tag%3Db>`.
+pub fn parse_refer_to(value: &str) -> Option<ReferTo> {
+    let v = value.trim();
+    let inner = match (v.find('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v.split(';').next()?,
+    };
+    let (uri, headers) = match inner.split_once('?') {
+        Some((u, h)) => (u, Some(h)),
+        None => (inner, None),
+    };
+    let user = match Uri::parse(uri).ok()? {
+        Uri::Sip(s) => s.user?,
+        Uri::Tel(t) => t.number,
+        Uri::Other(_) => return None,
+    };
+    if user.is_empty() || user.len() > 64 {
+        return None;
+    }
+    let replaces = headers.and_then(|h| {
+        h.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            if !k.eq_ignore_ascii_case("Replaces") {
+                return None;
+            }
+            let decoded = switchboard_sip_proto::percent_decode(v);
+            let text = String::from_utf8(decoded).ok()?;
+            let call_id = text.split(';').next()?.trim().to_string();
+            (!call_id.is_empty()).then_some(call_id)
+        })
+    });
+    Some(ReferTo { user, replaces })
+}
+
+#[cfg(test)]
+mod refer_tests {
+    use super::*;
+
+    #[test]
+    fn refer_to_names_a_number_and_maybe_a_dialog_to_replace() {
+        assert_eq!(
+            parse_refer_to("<sip:1003@127.0.0.1:5060>"),
+            Some(ReferTo {
+                user: "1003".into(),
+                replaces: None
+            })
+        );
+        assert_eq!(
+            parse_refer_to(
+                "<sip:1003@127.0.0.1?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>;x=y"
+            ),
+            Some(ReferTo {
+                user: "1003".into(),
+                replaces: Some("abc@host".into())
+            })
+        );
+        assert_eq!(
+            parse_refer_to("sip:1003@h"),
+            Some(ReferTo {
+                user: "1003".into(),
+                replaces: None
+            })
+        );
+        for bad in [
+            "",
+            "<>",
+            "<sip:h>",
+            "<http://x/>",
+            "<sip:1003@h?Replaces=%3Bto-tag%3D1>",
+        ] {
+            let r = parse_refer_to(bad);
+            assert!(
+                r.is_none() || r.as_ref().is_some_and(|r| r.replaces.is_none()),
+                "{bad}: {r:?}"
+            );
+        }
+    }
+}

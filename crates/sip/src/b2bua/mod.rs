@@ -30,10 +30,12 @@
 //! change of a call is published into the call model of `switchboard-callctl`. `dialog.rs`
 //! holds the sans-IO pieces (a dialog's requests, SDP direction, session intervals);
 //! `control.rs` is the [`switchboard_callctl::PhoneControl`] of the node (CTI's call control
-//! driving the real phones: third-party call control, hold, DTMF, …).
+//! driving the real phones: third-party call control, hold, DTMF, …); `transfer.rs` the
+//! transfers (a phone's REFER, or call control's blind transfer).
 
 mod control;
 mod dialog;
+mod transfer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,7 +61,7 @@ use dialog::{
 };
 
 /// Methods the node answers (the `Allow` of its responses and requests).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, UPDATE, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, UPDATE, INFO, REFER, NOTIFY";
 
 /// Where a message toward a party goes: a UDP address a request came from, or an open
 /// TCP/TLS connection.
@@ -150,6 +152,7 @@ struct Call {
     finished: bool,
     session: Option<Session>,
     phone: Option<Box<Phone>>,
+    transfer: Option<Box<transfer::Transfer>>,
 }
 
 impl Call {
@@ -158,6 +161,7 @@ impl Call {
             Party::Caller => self.caller.as_mut(),
             Party::Fork(i) => self.forks.get_mut(i)?.dialog.as_mut(),
             Party::Phone(i) => self.phone.as_mut()?.invites.get_mut(i)?.dialog.as_mut(),
+            Party::Released => None,
         }
     }
 
@@ -178,7 +182,7 @@ impl Call {
 /// The call-model side of a party.
 fn side_of(party: Party) -> Side {
     match party {
-        Party::Caller | Party::Phone(_) => Side::Caller,
+        Party::Caller | Party::Phone(_) | Party::Released => Side::Caller,
         Party::Fork(_) => Side::Callee,
     }
 }
@@ -216,6 +220,10 @@ enum Role {
     /// A request of the node's own call control: its final status is reported (408 on
     /// timeout).
     Control(Option<oneshot::Sender<u16>>),
+    /// The transfer target's contact `n` (an INVITE without an offer).
+    Target(usize),
+    /// The re-INVITE of a transferee with the target's offer.
+    Reoffer,
     /// Nothing to do with the responses (BYE, CANCEL; a 2xx to an INVITE is acknowledged).
     Quiet,
 }
@@ -234,6 +242,8 @@ enum Party {
     Fork(usize),
     /// One of the controlled phone's contacts before it answered.
     Phone(usize),
+    /// A transferor's dialog after the transfer: its BYE is answered, nothing more.
+    Released,
 }
 
 #[derive(Default)]
@@ -670,6 +680,7 @@ impl B2bua {
                     finished: false,
                     session: None,
                     phone: None,
+                    transfer: None,
                 },
             );
         }
@@ -1088,6 +1099,10 @@ impl B2bua {
                             );
                             response(req, 200, "OK")
                         }
+                        (Party::Released, _) => {
+                            inner.dialogs.remove(call_id);
+                            response(req, 200, "OK")
+                        }
                         _ => response(req, 481, "Call/Transaction Does Not Exist"),
                     }
                 }
@@ -1267,6 +1282,10 @@ impl B2bua {
                     }
                 }
                 Role::Phone(i) => self.phone_response(inner, call, *i, resp, now, out),
+                Role::Target(i) => self.target_response(inner, call, *i, resp, now, out),
+                Role::Reoffer => {
+                    self.reoffer_response(inner, call, resp, sent.as_ref(), route, now, out)
+                }
                 Role::Relay(rel) => {
                     self.relay_response(inner, call, rel, resp, sent.as_ref(), now, out)
                 }
@@ -1837,6 +1856,9 @@ impl B2bua {
         };
         inner.dialogs.retain(|_, (id, _)| *id != c.id);
         let calls = self.callctl.calls();
+        if let Some(t) = &c.transfer {
+            let _ = calls.disconnect(t.new_call, Cause::Cancelled);
+        }
         let second = match first {
             Side::Caller => Side::Callee,
             Side::Callee => Side::Caller,
