@@ -1,6 +1,6 @@
 //! Routes each parsed message to what handles it (REGISTER to the registrar, OPTIONS answered
-//! here, INVITE, ACK, CANCEL, BYE and every response to the back-to-back user agent when the
-//! service has one, the rest refused with 501), absorbing retransmissions of non-INVITE
+//! here, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, REFER, NOTIFY and every response to the back-to-back user
+//! agent when the service has one, the rest refused with 501), absorbing retransmissions of non-INVITE
 //! requests through the response cache (INVITE server transactions are the B2BUA's).
 
 use std::sync::Arc;
@@ -72,6 +72,24 @@ impl Dispatcher {
                         return Some(Arc::new(r.to_bytes()));
                     }
                     let r = b2bua.handle_invite(req, inbound).await?;
+                    return Some(Arc::new(r.to_bytes()));
+                }
+                "REFER" => {
+                    if let Err(e) = validate_parsed_request(&req) {
+                        let r = Message::response_to(&req, e.status_code(), &e.to_string())
+                            .with_header("Server", SERVER);
+                        return Some(Arc::new(r.to_bytes()));
+                    }
+                    let r = b2bua.handle_refer(req, inbound).await?;
+                    return Some(Arc::new(r.to_bytes()));
+                }
+                "UPDATE" | "INFO" | "NOTIFY" => {
+                    if let Err(e) = validate_parsed_request(&req) {
+                        let r = Message::response_to(&req, e.status_code(), &e.to_string())
+                            .with_header("Server", SERVER);
+                        return Some(Arc::new(r.to_bytes()));
+                    }
+                    let r = b2bua.handle_in_dialog(req, inbound)?;
                     return Some(Arc::new(r.to_bytes()));
                 }
                 _ => {}

@@ -178,10 +178,11 @@ impl SipService {
         let flows = Arc::new(Flows::default());
         let b2bua = Arc::new(B2bua::new(
             registrar.clone(),
-            callctl,
+            callctl.clone(),
             flows.clone(),
             tracer.clone(),
         ));
+        callctl.attach_phone_control(b2bua.clone());
         let dispatcher =
             Arc::new(Dispatcher::new(registrar.clone(), tracer).with_b2bua(b2bua.clone()));
         let (stop, stopped) = watch::channel(false);

@@ -390,6 +390,28 @@ pub enum TraceEvent {
         cause: String,
         detail: String,
     },
+    /// An in-dialog request was relayed to the other leg: `SIP call 4 re-INVITE relayed from
+    /// the caller` (`INFO`, `UPDATE`, …).
+    SipCallRelayed {
+        call: u64,
+        method: String,
+        from: String,
+    },
+    /// A leg was put on hold or taken off it: `SIP call 4 caller side on hold`.
+    SipCallHold { call: u64, side: String, held: bool },
+    /// No session refresh came within the negotiated interval (RFC 4028): `SIP call 4 session
+    /// timer expired (interval 90 s)`.
+    SipCallSessionExpired { call: u64, interval: u64 },
+    /// A step of a transfer: `SIP call 4 transfer: blind transfer to 1003 started (new call 7)`.
+    SipCallTransfer { call: u64, step: String },
+    /// The node's call control acted on a call for a device: `SIP call 4 make_call for
+    /// SEP001794625DE5: INVITE to the phone with auto-answer`.
+    SipCallControl {
+        call: u64,
+        operation: String,
+        device: String,
+        detail: String,
+    },
 
     // ---- config file service (HTTP 6970) ----------------------------------------
     /// A device configuration file was sent: `Config file SEP001794625DE5.cnf.xml sent to

@@ -102,6 +102,11 @@ impl TraceEvent {
             | SipCallRefused { .. }
             | SipCallAnswered { .. }
             | SipCallEnded { .. }
+            | SipCallHold { .. }
+            | SipCallRelayed { .. }
+            | SipCallSessionExpired { .. }
+            | SipCallControl { .. }
+            | SipCallTransfer { .. }
             | SipRegistrationRemoved { .. }
             | SipRegistrationExpired { .. }
             | ConfigFileServed { .. } => Level::Info,
@@ -424,6 +429,20 @@ impl fmt::Display for TraceEvent {
             SipCallAnswered { call, device } => write!(f, "SIP call {call} answered by {device}"),
             SipCallEnded { call, cause, detail } => {
                 write!(f, "SIP call {call} ended: {cause} ({detail})")
+            }
+            SipCallRelayed { call, method, from } => {
+                write!(f, "SIP call {call} {method} relayed from the {from}")
+            }
+            SipCallHold { call, side, held } => {
+                let what = if *held { "on hold" } else { "off hold" };
+                write!(f, "SIP call {call} {side} side {what}")
+            }
+            SipCallSessionExpired { call, interval } => {
+                write!(f, "SIP call {call} session timer expired (interval {interval} s)")
+            }
+            SipCallTransfer { call, step } => write!(f, "SIP call {call} transfer: {step}"),
+            SipCallControl { call, operation, device, detail } => {
+                write!(f, "SIP call {call} {operation} for {device}: {detail}")
             }
             ConfigFileServed { device, peer, bytes } => {
                 write!(f, "Config file {device}.cnf.xml sent to {peer} ({bytes} bytes)")

@@ -1,0 +1,923 @@
+//! Calls through the back-to-back user agent beyond the basic call (`sip.rs` has those): hold
+//! and resume by re-INVITE, INFO DTMF and UPDATE relayed, session timers, parallel ringing, a
+//! call over TCP, a body that is not valid SDP, and call control driving the real phones
+//! (`PhoneControl`: third-party make call, hold, retrieve, DTMF, drop). A node is booted
+//! in-process on loopback; every phone is a SIPp scenario (`tests/sipp/`) on its own port.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_callctl::{CallEvent, Cause, ControlError, LegState, Side};
+use switchboard_server::{NodeConfig, RunningNode, StartOptions};
+
+// ---- the helpers of sip.rs (a node, SIPp runs) -----------------------------------------------
+
+struct Node {
+    node: RunningNode,
+    client: reqwest::Client,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+async fn boot() -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig {
+        data_dir: dir.path().to_path_buf(),
+        node_name: Some("ucm1".into()),
+        ..Default::default()
+    };
+    config.listen.ephemeral("127.0.0.1".parse().unwrap());
+    let node = switchboard_server::start(
+        config,
+        StartOptions {
+            demo: true,
+            utc_offset: None,
+        },
+    )
+    .await
+    .unwrap();
+    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
+    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
+        .build()
+        .unwrap();
+    let token = std::fs::read_to_string(dir.path().join("admin.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Node {
+        node,
+        client,
+        token,
+        dir,
+    }
+}
+
+impl Node {
+    fn sip(&self, transport: &str) -> SocketAddr {
+        let wire = if transport == "udp" { "udp" } else { "tcp" };
+        let l = self.node.state.listeners.read().unwrap();
+        l.iter()
+            .find(|x| x.service == "sip" && x.transport == wire)
+            .unwrap()
+            .address
+            .parse()
+            .unwrap()
+    }
+    fn demo_password(&self, id: &str) -> String {
+        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{id} ")))
+            .unwrap()
+            .to_string()
+    }
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.node.api_url()))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        let text = resp.text().await.unwrap();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+    fn traces(&self) -> String {
+        self.node
+            .state
+            .tracer
+            .read_back(&[switchboard_trace::Service::Sip])
+    }
+}
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+/// A local port for SIPp, free for both UDP and TCP, below the ephemeral range (as in sip.rs;
+/// this binary's base is offset so that the two test binaries stay apart).
+fn free_local_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20 + 7;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
+        let port = 20_000 + (port - 20_000) % 12_000;
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
+            return port;
+        }
+    }
+}
+
+fn auth(device: &str, password: &str) -> String {
+    format!("{device};[authentication username={device} password={password}]")
+}
+
+/// One SIPp run: a scenario file (with `replace` substitutions), client mode toward `server`
+/// or server mode (a phone waiting for a call), over UDP or TCP from `port`, with `-key`s and
+/// an injection CSV. Messages are logged to `<dir>/messages.log`.
+struct Sipp<'a> {
+    file: &'a str,
+    server: Option<SocketAddr>,
+    port: u16,
+    tcp: bool,
+    keys: Vec<(&'a str, String)>,
+    replace: Vec<(&'a str, &'a str)>,
+    csv: Vec<String>,
+}
+
+impl<'a> Sipp<'a> {
+    fn new(file: &'a str, port: u16) -> Sipp<'a> {
+        Sipp {
+            file,
+            server: None,
+            port,
+            tcp: false,
+            keys: Vec::new(),
+            replace: Vec::new(),
+            csv: Vec::new(),
+        }
+    }
+    fn to(mut self, server: SocketAddr) -> Self {
+        self.server = Some(server);
+        self
+    }
+    fn key(mut self, k: &'a str, v: &str) -> Self {
+        self.keys.push((k, v.to_string()));
+        self
+    }
+    fn spawn(self, dir: &Path) -> std::process::Child {
+        let mut text = std::fs::read_to_string(scenario(self.file)).unwrap();
+        for (from, to) in &self.replace {
+            text = text.replace(from, to);
+        }
+        let file = dir.join(self.file);
+        std::fs::write(&file, text).unwrap();
+        let mut cmd = Command::new("timeout");
+        cmd.arg("45").arg("sipp");
+        if let Some(server) = self.server {
+            cmd.arg(server.to_string());
+        }
+        if !self.csv.is_empty() {
+            let csv_path = dir.join("devices.csv");
+            let mut f = std::fs::File::create(&csv_path).unwrap();
+            writeln!(f, "SEQUENTIAL").unwrap();
+            for line in &self.csv {
+                writeln!(f, "{line}").unwrap();
+            }
+            cmd.arg("-inf").arg(&csv_path);
+        }
+        let (t, tp, ctp) = if self.tcp {
+            ("t1", "TCP", "tcp")
+        } else {
+            ("u1", "UDP", "udp")
+        };
+        cmd.arg("-sf").arg(&file).args([
+            "-m",
+            "1",
+            "-t",
+            t,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-timeout",
+            "35",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+            "messages.log",
+            "-trace_err",
+            "-error_file",
+            "errors.log",
+            "-key",
+            "tp",
+            tp,
+            "-key",
+            "ctp",
+            ctp,
+            "-key",
+            "expires",
+            "3600",
+        ]);
+        for (k, v) in &self.keys {
+            cmd.args(["-key", k, v]);
+        }
+        cmd.current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("SIPp is needed (Debian package sip-tester)")
+    }
+}
+
+/// Waits for a SIPp run: whether it succeeded, and its output, errors and message log.
+fn finish(child: std::process::Child, dir: &Path) -> (bool, String) {
+    let out = child.wait_with_output().unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    (
+        out.status.success(),
+        format!(
+            "{}{}{}\n--- messages ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            read("errors.log"),
+            read("messages.log")
+        ),
+    )
+}
+
+/// The bodies of the messages in a SIPp message log whose first line starts with `start`.
+fn logged_bodies(log: &str, start: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = log;
+    while let Some(at) = rest.find(&format!("\n{start}")) {
+        let message = &rest[at + 1..];
+        let end = message.find("\n----------").unwrap_or(message.len());
+        let m = &message[..end];
+        if let Some(sep) = m
+            .find("\r\n\r\n")
+            .map(|i| i + 4)
+            .or_else(|| m.find("\n\n").map(|i| i + 2))
+        {
+            found.push(m[sep..].trim_end().to_string());
+        }
+        rest = &message[end..];
+    }
+    found
+}
+
+// ---- the lab -----------------------------------------------------------------------------------
+
+const CALLER: &str = "SEP001794625DE5";
+const CALLEE: &str = "SEP00AABBCCDDEE";
+const CALLEE2: &str = "SEP00AABBCCDD02";
+const PASSWORD: &str = "Callee-Digest-42";
+
+/// Line 1002 with `callees` deskphones on it (created through the API), and the demo's
+/// deskphone on 1001. Registers the caller and every callee over UDP from its own port:
+/// (caller port, callee ports).
+async fn lab(n: &Node, callees: &[&str]) -> (u16, Vec<u16>) {
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1002"})),
+    )
+    .await;
+    for name in callees {
+        n.api(
+            reqwest::Method::POST,
+            "/api/devices",
+            Some(json!({
+                "name": name, "product": "Cisco 8841", "device_class": "deskphone",
+                "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+                "digest_password": PASSWORD,
+                "lines": [{"index": 1, "dn": "1002"}]
+            })),
+        )
+        .await;
+    }
+    let caller_port = free_local_port();
+    register(n, CALLER, &n.demo_password(CALLER), caller_port).await;
+    let mut ports = Vec::new();
+    for name in callees {
+        let port = free_local_port();
+        register(n, name, PASSWORD, port).await;
+        ports.push(port);
+    }
+    (caller_port, ports)
+}
+
+async fn register(n: &Node, device: &str, password: &str, port: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Sipp::new("reg_digest.xml", port).to(n.sip("udp"));
+    s.csv = vec![auth(device, password)];
+    let (ok, out) = tokio::task::block_in_place(|| finish(s.spawn(dir.path()), dir.path()));
+    assert!(ok, "{device} registration failed:\n{out}");
+}
+
+/// Runs callee scenarios (server mode) in the background, then the caller's scenario: the
+/// caller's result, then each callee's.
+fn run_call(
+    n: &Node,
+    caller: Sipp<'_>,
+    callees: Vec<Sipp<'_>>,
+) -> ((bool, String), Vec<(bool, String)>) {
+    let dirs: Vec<tempfile::TempDir> = callees
+        .iter()
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    let children: Vec<std::process::Child> = callees
+        .into_iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.spawn(d.path()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let uac_dir = tempfile::tempdir().unwrap();
+    let uac = caller
+        .to(n.sip("udp"))
+        .key("me", "1001")
+        .spawn(uac_dir.path());
+    let uac = finish(uac, uac_dir.path());
+    let uas = children
+        .into_iter()
+        .zip(&dirs)
+        .map(|(c, d)| finish(c, d.path()))
+        .collect();
+    (uac, uas)
+}
+
+/// Every call event received so far.
+fn drain(rx: &mut tokio::sync::broadcast::Receiver<CallEvent>) -> Vec<CallEvent> {
+    let mut seen = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        seen.push(e);
+    }
+    seen
+}
+
+/// The leg changes of the events: (side, from, to, cause).
+fn changes(seen: &[CallEvent]) -> Vec<(Side, LegState, LegState, Option<Cause>)> {
+    seen.iter()
+        .filter_map(|e| match e {
+            CallEvent::StateChanged {
+                side,
+                from,
+                to,
+                cause,
+                ..
+            } => Some((*side, *from, *to, *cause)),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- the tests ---------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hold_resume_info_dtmf_and_update_are_relayed_between_the_legs() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_midcall.xml", caller_port).key("dialed", "1002"),
+            vec![Sipp::new("call_uas_midcall.xml", callee_ports[0])],
+        )
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    // Every body crossed byte for byte: the re-INVITEs, the INFO, the UPDATE, and back.
+    let sent = logged_bodies(&uac, "INVITE sip:");
+    let received = logged_bodies(uas, "INVITE sip:");
+    assert_eq!(sent.len(), 3, "{uac}");
+    assert_eq!(sent, received);
+    assert!(sent[1].contains("a=sendonly"), "{}", sent[1]);
+    assert_eq!(
+        logged_bodies(&uac, "INFO "),
+        logged_bodies(uas, "INFO "),
+        "{uas}"
+    );
+    assert_eq!(
+        logged_bodies(&uac, "UPDATE "),
+        logged_bodies(uas, "UPDATE ")
+    );
+    let answers = logged_bodies(uas, "SIP/2.0 200 OK");
+    let relayed = logged_bodies(&uac, "SIP/2.0 200 OK");
+    assert!(relayed.iter().any(|b| b.contains("a=recvonly")), "{uac}");
+    for a in answers.iter().filter(|b| !b.is_empty()) {
+        assert!(relayed.contains(a), "{a} not relayed:\n{uac}");
+    }
+    // The re-INVITE on the callee's side is the node's own: another Call-ID than the caller's.
+    let call_id = |log: &str| {
+        log.lines()
+            .find(|l| l.starts_with("Call-ID:"))
+            .map(str::to_string)
+    };
+    assert_ne!(call_id(&uac), call_id(uas));
+
+    use LegState::*;
+    let seen = drain(&mut events);
+    assert_eq!(
+        changes(&seen),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Caller, Connected, Held, None),
+            (Side::Caller, Held, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{seen:?}"
+    );
+    let traces = n.traces();
+    assert!(traces.contains("INFO relayed from the caller"), "{traces}");
+    assert!(traces.contains("caller side on hold"), "{traces}");
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_interval_without_refresh_ends_the_call() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let started = std::time::Instant::now();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_timer.xml", caller_port).key("dialed", "1002"),
+            vec![Sipp::new("call_uas_timer.xml", callee_ports[0])],
+        )
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    // Supported and Session-Expires crossed both ways.
+    assert!(uas.contains("Supported: timer"), "{uas}");
+    assert!(uac.contains("Require: timer"), "{uac}");
+    let seen = drain(&mut events);
+    assert!(
+        matches!(
+            seen.last(),
+            Some(CallEvent::Ended {
+                cause: Cause::Failed,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    assert!(n.traces().contains("session timer expired (interval 2 s)"));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_devices_on_a_line_ring_in_parallel_and_the_other_is_cancelled() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE, CALLEE2]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac.xml", caller_port).key("dialed", "1002"),
+            vec![
+                Sipp::new("call_uas.xml", callee_ports[0]),
+                Sipp::new("call_uas_ring.xml", callee_ports[1]),
+            ],
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallees:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "callee:\n{log}\ncaller:\n{uac}");
+    }
+    assert!(uas[1].1.contains("CANCEL sip:"), "{}", uas[1].1);
+    let seen = drain(&mut events);
+    let offered = seen.iter().find_map(|e| match e {
+        CallEvent::Offered { devices, .. } => Some(devices.clone()),
+        _ => None,
+    });
+    let mut expected = vec![CALLEE.to_string(), CALLEE2.to_string()];
+    expected.sort();
+    assert_eq!(offered, Some(expected));
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == CALLEE
+    )));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_is_not_valid_sdp_is_passed_through_unchanged() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        let mut caller = Sipp::new("call_uac.xml", caller_port).key("dialed", "1002");
+        caller.replace = vec![(
+            "v=0\n      o=caller 53655765 2353687637 IN IP4 127.0.0.1",
+            "v=0\n      this is not SDP at all; m=\n      o=caller 53655765 2353687637 IN IP4 127.0.0.1",
+        )];
+        run_call(&n, caller, vec![Sipp::new("call_uas.xml", callee_ports[0])])
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    let sent = logged_bodies(&uac, "INVITE sip:");
+    assert!(sent[0].contains("this is not SDP at all; m="), "{uac}");
+    assert_eq!(sent, logged_bodies(uas, "INVITE sip:"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_registered_over_tcp_calls_over_its_connection() {
+    let n = boot().await;
+    let (_, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let tcp_port = free_local_port();
+    let uas_dir = tempfile::tempdir().unwrap();
+    let uac_dir = tempfile::tempdir().unwrap();
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        let callee = Sipp::new("call_uas.xml", callee_ports[0]).spawn(uas_dir.path());
+        std::thread::sleep(Duration::from_millis(500));
+        let mut caller = Sipp::new("reg_call_tcp.xml", tcp_port)
+            .to(n.sip("tcp"))
+            .key("dialed", "1002")
+            .key("me", "1001");
+        caller.tcp = true;
+        caller.csv = vec![auth(CALLER, &n.demo_password(CALLER))];
+        let caller = caller.spawn(uac_dir.path());
+        (
+            finish(caller, uac_dir.path()),
+            finish(callee, uas_dir.path()),
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    assert!(uac.contains("SIP/2.0/TCP"), "{uac}");
+    let seen = drain(&mut events);
+    assert!(
+        matches!(
+            seen.last(),
+            Some(CallEvent::Ended {
+                cause: Cause::Normal,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    assert!(n.traces().contains(&format!("INVITE from {CALLER} (tcp")));
+    n.node.shutdown().await.unwrap();
+}
+
+/// Waits for the event `pick` selects, up to 12 s.
+async fn wait_for(
+    rx: &mut tokio::sync::broadcast::Receiver<CallEvent>,
+    seen: &mut Vec<CallEvent>,
+    pick: impl Fn(&CallEvent) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(12);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) => {
+                let hit = pick(&e);
+                seen.push(e);
+                if hit {
+                    return;
+                }
+            }
+            _ => panic!("the event did not come: {seen:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_makes_a_call_holds_retrieves_sends_dtmf_and_drops_on_the_real_phones() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let phone_dir = tempfile::tempdir().unwrap();
+    let far_dir = tempfile::tempdir().unwrap();
+    let phone = Sipp::new("phone_autoanswer.xml", caller_port).spawn(phone_dir.path());
+    let far = Sipp::new("far_uas_controlled.xml", callee_ports[0]).spawn(far_dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    let call = pc
+        .make_call(CALLER.into(), None, "1002".into())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let connected = |side: Side| move |e: &CallEvent| matches!(e, CallEvent::StateChanged { side: s, to: LegState::Connected, .. } if *s == side);
+    wait_for(&mut events, &mut seen, connected(Side::Callee)).await;
+    pc.hold(call, CALLER.into()).await.unwrap();
+    assert_eq!(
+        pc.hold(call, CALLER.into()).await,
+        Err(ControlError::IllegalCallState(LegState::Held))
+    );
+    pc.retrieve(call, CALLER.into()).await.unwrap();
+    assert_eq!(
+        pc.send_dtmf(call, CALLER.into(), "5x".into()).await,
+        Err(ControlError::InvalidDtmfDigits)
+    );
+    pc.send_dtmf(call, CALLER.into(), "5".into()).await.unwrap();
+    pc.drop_call(call, CALLER.into()).await.unwrap();
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(e, CallEvent::Ended { .. })
+    })
+    .await;
+    let ((phone_ok, phone_log), (far_ok, far_log)) = tokio::task::block_in_place(|| {
+        (finish(phone, phone_dir.path()), finish(far, far_dir.path()))
+    });
+    assert!(phone_ok, "phone:\n{phone_log}\nfar end:\n{far_log}");
+    assert!(far_ok, "far end:\n{far_log}\nphone:\n{phone_log}");
+    // The far end got the phone's offer; the phone's ACK carried the far end's answer.
+    let offer = logged_bodies(&phone_log, "SIP/2.0 200 OK");
+    let far_invites = logged_bodies(&far_log, "INVITE sip:");
+    assert_eq!(offer[0], far_invites[0]);
+    let answer = logged_bodies(&far_log, "SIP/2.0 200 OK");
+    let ack = logged_bodies(&phone_log, "ACK sip:");
+    assert_eq!(answer[0], ack[0]);
+    assert!(logged_bodies(&phone_log, "INVITE sip:")[0].is_empty());
+    assert!(
+        phone_log.contains("Call-Info: <sip:127.0.0.1:"),
+        "{phone_log}"
+    );
+
+    use LegState::*;
+    let call_changes: Vec<_> = changes(&seen);
+    assert_eq!(
+        call_changes,
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Caller, Offering, Connected, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Connected, Held, None),
+            (Side::Caller, Held, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{seen:?}"
+    );
+    match &seen[0] {
+        CallEvent::NewCall {
+            call: c,
+            caller,
+            callee,
+            caller_device,
+            ..
+        } => {
+            assert_eq!(*c, call);
+            assert_eq!((caller.as_str(), callee.as_str()), ("1001", "1002"));
+            assert_eq!(caller_device.as_deref(), Some(CALLER));
+        }
+        other => panic!("{other:?}"),
+    }
+    let traces = n.traces();
+    assert!(
+        traces.contains(&format!("make_call for {CALLER}")),
+        "{traces}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_refuses_what_it_cannot_do_before_sending_anything() {
+    let n = boot().await;
+    let (_, _) = lab(&n, &[CALLEE]).await;
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.make_call(CALLER.into(), None, "9999".into()).await,
+        Err(ControlError::UnknownNumber("9999".into()))
+    );
+    assert_eq!(
+        pc.make_call("SEP0000DEADBEEF".into(), None, "1002".into())
+            .await,
+        Err(ControlError::DeviceNotRegistered("SEP0000DEADBEEF".into()))
+    );
+    assert!(matches!(
+        pc.make_call(CALLER.into(), Some("1002".into()), "1002".into())
+            .await,
+        Err(ControlError::NoSuchLine { .. })
+    ));
+    assert_eq!(
+        pc.hold(4242, CALLER.into()).await,
+        Err(ControlError::UnknownCall(4242))
+    );
+    assert_eq!(
+        pc.send_dtmf(4242, CALLER.into(), "".into()).await,
+        Err(ControlError::InvalidDtmfDigits)
+    );
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+const TARGET: &str = "SEP00AABBCCDD03";
+
+/// Line 1003 with one deskphone (the transfer target), registered over UDP: its port.
+async fn target_lab(n: &Node) -> u16 {
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1003"})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/devices",
+        Some(json!({
+            "name": TARGET, "product": "Cisco 8841", "device_class": "deskphone",
+            "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+            "digest_password": PASSWORD,
+            "lines": [{"index": 1, "dn": "1003"}]
+        })),
+    )
+    .await;
+    let port = free_local_port();
+    register(n, TARGET, PASSWORD, port).await;
+    port
+}
+
+/// The events of each call, by call id, in order.
+fn by_call(seen: &[CallEvent]) -> std::collections::BTreeMap<u64, Vec<CallEvent>> {
+    let mut calls: std::collections::BTreeMap<u64, Vec<CallEvent>> = Default::default();
+    for e in seen {
+        let id = match e {
+            CallEvent::NewCall { call, .. }
+            | CallEvent::Offered { call, .. }
+            | CallEvent::Answered { call, .. }
+            | CallEvent::StateChanged { call, .. }
+            | CallEvent::Ended { call, .. } => *call,
+        };
+        calls.entry(id).or_default().push(e.clone());
+    }
+    calls
+}
+
+/// Asserts the old call ended with `transferred` and the new one (transferee → 1003)
+/// connected and then ended normally.
+fn assert_transferred(seen: &[CallEvent], transferee: &str) {
+    use LegState::*;
+    let calls = by_call(seen);
+    assert_eq!(calls.len(), 2, "{seen:?}");
+    let mut it = calls.values();
+    let old = it.next().unwrap();
+    let new = it.next().unwrap();
+    assert_eq!(
+        old.last(),
+        Some(&CallEvent::Ended {
+            call: match &old[0] {
+                CallEvent::NewCall { call, .. } => *call,
+                e => panic!("{e:?}"),
+            },
+            cause: Cause::Transferred
+        }),
+        "{old:?}"
+    );
+    match &new[0] {
+        CallEvent::NewCall { caller, callee, .. } => {
+            assert_eq!((caller.as_str(), callee.as_str()), (transferee, "1003"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(new.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == TARGET
+    )));
+    assert_eq!(
+        changes(new),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Caller, Offering, Connected, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{new:?}"
+    );
+    // The old call's legs left it with cause `transferred`.
+    let old_ends: Vec<_> = changes(old)
+        .into_iter()
+        .filter(|c| c.2 == Disconnected)
+        .map(|c| c.3)
+        .collect();
+    assert_eq!(
+        old_ends,
+        vec![Some(Cause::Transferred), Some(Cause::Transferred)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blind_transfer_by_refer_connects_the_transferee_to_the_target() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_refer.xml", caller_port)
+                .key("dialed", "1002")
+                .key("target", "1003"),
+            vec![
+                Sipp::new("call_uas_transferee.xml", callee_ports[0]),
+                Sipp::new("target_uas.xml", target_port),
+            ],
+        )
+    });
+    assert!(ok, "transferor:\n{uac}\nothers:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "{log}\ntransferor:\n{uac}");
+    }
+    // The target's INVITE had no offer; its offer reached the transferee, whose answer
+    // reached the target in the ACK.
+    let (transferee, target) = (&uas[0].1, &uas[1].1);
+    assert_eq!(logged_bodies(target, "INVITE sip:"), vec![String::new()]);
+    let offer = &logged_bodies(target, "SIP/2.0 200 OK")[0];
+    assert_eq!(&logged_bodies(transferee, "INVITE sip:")[1], offer);
+    let answer = &logged_bodies(transferee, "SIP/2.0 200 OK")[1];
+    assert_eq!(&logged_bodies(target, "ACK sip:")[0], answer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_transferred(&drain(&mut events), "1002");
+    assert!(n
+        .traces()
+        .contains("transfer: blind transfer to 1003 started"));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_blind_transfer_hangs_up_the_transferor_and_joins_the_others() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let transferor = Sipp::new("call_uas_transferor.xml", callee_ports[0]).spawn(dirs[0].path());
+    let target = Sipp::new("target_uas.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let transferee = Sipp::new("call_uac_transferee.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[2].path());
+    let mut seen = Vec::new();
+    let connected = tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_for(&mut events, &mut seen, |e| {
+            matches!(
+                e,
+                CallEvent::StateChanged {
+                    side: Side::Caller,
+                    to: LegState::Connected,
+                    ..
+                }
+            )
+        }),
+    )
+    .await;
+    if connected.is_err() {
+        let mut children = [transferor, target, transferee];
+        for c in children.iter_mut() {
+            let _ = c.kill();
+        }
+        let logs: Vec<(bool, String)> = children
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect();
+        panic!("not connected: {seen:?}\n{logs:#?}");
+    }
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.blind_transfer(call, CALLEE.into(), "9999".into()).await,
+        Err(ControlError::UnknownNumber("9999".into()))
+    );
+    pc.blind_transfer(call, CALLEE.into(), "1003".into())
+        .await
+        .unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [transferor, target, transferee]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    assert_transferred(&seen, "1001");
+    n.node.shutdown().await.unwrap();
+}

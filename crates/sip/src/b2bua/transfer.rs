@@ -1,0 +1,549 @@
+//! Transfers (RFC 3515 REFER, RFC 5589 call-transfer flows), driven by a phone's REFER or by
+//! the node's call control. Blind: the target's devices get an INVITE without an offer; the
+//! target's 2xx carries the offer, which goes to the transferee in a re-INVITE, and the
+//! transferee's answer goes back in the target's ACK (RFC 3725 flow I). The transferor hears
+//! `NOTIFY` with `message/sipfrag` progress (`100 Trying`, then `200 OK` or the failure) and
+//! hangs up (call control's transfers hang it up themselves). In the call model the
+//! transferee and the target form a new call; the old call ends with cause `transferred`.
+
+use std::time::Instant;
+
+use switchboard_callctl::{CallId, Cause, LegState, Side};
+use switchboard_sip_proto::transaction::{new_branch, ServerNonInvite};
+use switchboard_sip_proto::{Message, Method};
+use switchboard_trace::TraceEvent;
+
+use super::dialog::{ack_for_2xx, parse_refer_to, sdp_of};
+use super::{
+    cancel_of, cause_of, dialog_of_answer, invite_key, random_token, response, side_of,
+    with_body_of, B2bua, Call, Fork, Inner, Outbox, Party, Role, Route, ServerNtx, ALLOW,
+};
+use crate::registrar::Inbound;
+
+/// A transfer in progress in a call.
+pub(super) struct Transfer {
+    /// The new call of the call model (transferee → target) while it is set up.
+    pub(super) new_call: CallId,
+    transferor: Party,
+    transferee: Party,
+    /// The INVITEs (without an offer) to the target's contacts.
+    forks: Vec<Fork>,
+    answered: Option<usize>,
+    /// The target's 2xx (its offer).
+    target_2xx: Option<Message>,
+    /// The ACK of that 2xx (with the transferee's answer), once sent.
+    target_ack: Option<Message>,
+    /// Started by the transferor's REFER: it is told the progress with NOTIFY.
+    by_refer: bool,
+}
+
+impl B2bua {
+    /// A REFER in a connected call: `202` and a blind transfer to the `Refer-To` number;
+    /// `400` without a usable `Refer-To`, `404` for an unknown number, `481` outside a
+    /// connected call.
+    pub async fn handle_refer(&self, req: Message, inbound: &Inbound) -> Option<Message> {
+        let now = Instant::now();
+        let route = Route::of_inbound(&req, inbound);
+        let Some(ikey) = invite_key(&req) else {
+            return Some(response(&req, 400, "Bad Request"));
+        };
+        let key = format!("{ikey}|REFER");
+        let call_id = req.headers.call_id().ok()?.to_string();
+        {
+            let mut out = Outbox::new();
+            let mut inner = self.inner.lock().ok()?;
+            if let Some(s) = inner.nservers.get_mut(&key) {
+                s.tx.handle_request(now, req);
+                while let Some(m) = s.tx.poll_transmit() {
+                    out.push((s.route, m.to_bytes()));
+                }
+                drop(inner);
+                self.send(out);
+                return None;
+            }
+            let connected = inner
+                .dialogs
+                .get(&call_id)
+                .and_then(|(call, party)| Some(inner.calls.get(call)?.peer(*party).is_some()))
+                .unwrap_or(false);
+            if !connected {
+                return Some(response(&req, 481, "Call/Transaction Does Not Exist"));
+            }
+        }
+        let Some(refer_to) = req.headers.get("Refer-To").and_then(parse_refer_to) else {
+            return Some(response(&req, 400, "Bad Request: Refer-To"));
+        };
+        if refer_to.replaces.is_some() {
+            return Some(
+                response(&req, 501, "Not Implemented: Replaces").with_header("Allow", ALLOW),
+            );
+        }
+        let devices = match self.line_devices(&refer_to.user).await {
+            Ok(d) => d,
+            Err((code, reason, _)) => return Some(response(&req, code, reason)),
+        };
+        let mut out = Outbox::new();
+        {
+            let mut inner = self.inner.lock().ok()?;
+            let Some((call, party)) = inner.dialogs.get(&call_id).copied() else {
+                return Some(response(&req, 481, "Call/Transaction Does Not Exist"));
+            };
+            let mut s = ServerNtx {
+                tx: ServerNonInvite::new(req.clone(), route.reliability(), self.timers, now),
+                route,
+            };
+            s.tx.send_response(now, response(&req, 202, "Accepted"));
+            while let Some(m) = s.tx.poll_transmit() {
+                out.push((s.route, m.to_bytes()));
+            }
+            inner.nservers.insert(key, s);
+            self.notify(
+                &mut inner,
+                call,
+                party,
+                "SIP/2.0 100 Trying",
+                false,
+                now,
+                &mut out,
+            );
+            if let Err((code, reason)) = self.start_transfer(
+                &mut inner,
+                call,
+                party,
+                &refer_to.user,
+                &devices,
+                true,
+                now,
+                &mut out,
+            ) {
+                self.notify(
+                    &mut inner,
+                    call,
+                    party,
+                    &format!("SIP/2.0 {code} {reason}"),
+                    true,
+                    now,
+                    &mut out,
+                );
+            }
+        }
+        self.send(out);
+        None
+    }
+
+    /// A NOTIFY of the `refer` subscription to `party` with a `message/sipfrag` status line.
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        party: Party,
+        frag: &str,
+        last: bool,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(d) = inner.calls.get_mut(&call).and_then(|c| c.dialog_mut(party)) else {
+            return;
+        };
+        let branch = new_branch();
+        let via = self.via(d.route, &branch);
+        let state = if last {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let m = d
+            .request(Method::Notify, &via, None)
+            .with_header("Contact", &d.contact)
+            .with_header("Event", "refer")
+            .with_header("Subscription-State", state)
+            .with_body("message/sipfrag;version=2.0", format!("{frag}\r\n"));
+        let route = d.route;
+        self.start_client(
+            inner,
+            format!("{branch}|NOTIFY"),
+            m,
+            route,
+            call,
+            Role::Quiet,
+            now,
+            out,
+        );
+    }
+
+    /// Starts a blind transfer in `call`: `transferor` leaves, its peer is connected to
+    /// `target` (whose line has `devices`). `Err((status, reason))` when nothing could start.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_transfer(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        transferor: Party,
+        target: &str,
+        devices: &[String],
+        by_refer: bool,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Result<(), (u16, String)> {
+        let Some(c) = inner.calls.get(&call) else {
+            return Err((481, "Call Does Not Exist".into()));
+        };
+        if c.transfer.is_some() {
+            return Err((491, "Request Pending".into()));
+        }
+        let Some(transferee) = c.peer(transferor) else {
+            return Err((481, "Call Does Not Exist".into()));
+        };
+        let targets = self.targets_of(devices);
+        if targets.is_empty() {
+            return Err((480, "Temporarily Unavailable".into()));
+        }
+        let calls = self.callctl.calls();
+        let Some(model) = calls.get(call) else {
+            return Err((481, "Call Does Not Exist".into()));
+        };
+        let e = model.leg(side_of(transferee)).clone();
+        let new = calls.new_call(&e.number, e.device.as_deref(), target).id;
+        let _ = calls.transition(new, Side::Caller, LegState::Offering, None);
+        let _ = calls.transition(new, Side::Caller, LegState::Connected, None);
+        let local = self.local(targets[0].2).0;
+        let from = format!("<sip:{}@{local}>;tag={}", e.number, random_token());
+        let no_offer = Message::response(200, "OK");
+        let (forks, mut clients) = self.make_forks(
+            new,
+            &from,
+            &e.number,
+            target,
+            &no_offer,
+            &[],
+            targets,
+            0,
+            now,
+            out,
+        );
+        for (_, tx) in clients.iter_mut() {
+            if let Role::Fork(i) = tx.role {
+                tx.role = Role::Target(i);
+                tx.call = call;
+            }
+        }
+        let mut offered: Vec<String> = forks.iter().map(|f| f.device.clone()).collect();
+        offered.dedup();
+        let _ = calls.offer(new, Side::Callee, &offered);
+        let _ = calls.transition(new, Side::Callee, LegState::Offering, None);
+        self.trace(TraceEvent::SipCallTransfer {
+            call,
+            step: format!("blind transfer to {target} started (new call {new})"),
+        });
+        if let Some(c) = inner.calls.get_mut(&call) {
+            c.transfer = Some(Box::new(Transfer {
+                new_call: new,
+                transferor,
+                transferee,
+                forks,
+                answered: None,
+                target_2xx: None,
+                target_ack: None,
+                by_refer,
+            }));
+        }
+        inner.clients.extend(clients);
+        Ok(())
+    }
+
+    /// A response of the transfer target to the node's INVITE.
+    pub(super) fn target_response(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        i: usize,
+        resp: Message,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let code = resp.code().unwrap_or(0);
+        let Some(c) = inner.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(t) = c.transfer.as_mut() else {
+            return;
+        };
+        let calls = self.callctl.calls();
+        if code < 200 {
+            if code != 100
+                && calls
+                    .get(t.new_call)
+                    .is_some_and(|x| x.callee.state == LegState::Offering)
+            {
+                let _ = calls.transition(t.new_call, Side::Callee, LegState::Ringing, None);
+            }
+            return;
+        }
+        if code >= 300 {
+            if let Some(f) = t.forks.get_mut(i) {
+                f.failed.get_or_insert(code);
+            }
+            if t.answered.is_none() && t.forks.iter().all(|f| f.failed.is_some()) {
+                let reason = resp.reason().unwrap_or("").to_string();
+                self.transfer_failed(inner, call, code, &reason, now, out);
+            }
+            return;
+        }
+        match t.answered {
+            Some(a) if a == i => {
+                if let (Some(ack), Some(f)) = (&t.target_ack, t.forks.get(i)) {
+                    out.push((f.route, ack.to_bytes()));
+                }
+                return;
+            }
+            Some(_) => return,
+            None => {}
+        }
+        let Some(f) = t.forks.get_mut(i) else {
+            return;
+        };
+        f.dialog = dialog_of_answer(&f.invite, &resp, f.route, &f.call_id);
+        f.ack = Some(Message::response(200, "OK"));
+        t.answered = Some(i);
+        t.target_2xx = Some(resp.clone());
+        let device = f.device.clone();
+        let new = t.new_call;
+        let transferee = t.transferee;
+        let mut cancels = Vec::new();
+        for (n, f) in t.forks.iter_mut().enumerate() {
+            if n != i && f.failed.is_none() {
+                cancels.extend(cancel_of(f));
+                f.failed = Some(487);
+            }
+        }
+        let _ = calls.set_device(new, Side::Callee, &device);
+        if sdp_of(&resp).is_none() {
+            // No offer to give the transferee: the target is hung up.
+            self.transfer_failed(inner, call, 488, "Not Acceptable Here", now, out);
+            return;
+        }
+        // The target's offer goes to the transferee in a re-INVITE.
+        let Some(d) = inner
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.dialog_mut(transferee))
+        else {
+            return;
+        };
+        let branch = new_branch();
+        let via = self.via(d.route, &branch);
+        let mut m = d.request(Method::Invite, &via, None);
+        m.headers.push("Allow", ALLOW);
+        let m = with_body_of(m, &resp);
+        d.note_sent(&m);
+        d.invite_pending = true;
+        let route = d.route;
+        self.start_client(
+            inner,
+            format!("{branch}|INVITE"),
+            m,
+            route,
+            call,
+            Role::Reoffer,
+            now,
+            out,
+        );
+        for (key, m, route) in cancels {
+            self.start_client(inner, key, m, route, call, Role::Quiet, now, out);
+        }
+    }
+
+    /// The transferee's response to the re-INVITE carrying the target's offer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reoffer_response(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        resp: Message,
+        sent: Option<&Message>,
+        route: Route,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let code = resp.code().unwrap_or(0);
+        if code < 200 {
+            return;
+        }
+        if (200..300).contains(&code) {
+            if let Some(ack) =
+                sent.and_then(|s| ack_for_2xx(s, &resp, &self.via(route, &new_branch())))
+            {
+                out.push((route, ack.to_bytes()));
+            }
+        }
+        let Some(c) = inner.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(t) = c.transfer.as_mut() else {
+            return;
+        };
+        if let Some(d) = c.caller.as_mut().filter(|_| t.transferee == Party::Caller) {
+            d.invite_pending = false;
+        }
+        if let Some(d) = match t.transferee {
+            Party::Fork(n) => c.forks.get_mut(n).and_then(|f| f.dialog.as_mut()),
+            _ => None,
+        } {
+            d.invite_pending = false;
+        }
+        if code >= 300 {
+            let reason = resp.reason().unwrap_or("").to_string();
+            self.transfer_failed(inner, call, code, &reason, now, out);
+            return;
+        }
+        // The transferee's answer goes to the target in the ACK of its 2xx.
+        let Some(a) = t.answered else {
+            return;
+        };
+        let (Some(f), Some(t2xx)) = (t.forks.get_mut(a), t.target_2xx.as_ref()) else {
+            return;
+        };
+        let via = self.via(f.route, &new_branch());
+        if let Some(ack) = ack_for_2xx(&f.invite, t2xx, &via) {
+            let ack = with_body_of(ack, &resp);
+            out.push((f.route, ack.to_bytes()));
+            if let Some(d) = f.dialog.as_mut() {
+                d.note_sent(&ack);
+            }
+            t.target_ack = Some(ack);
+        }
+        self.complete_transfer(inner, call, now, out);
+    }
+
+    /// The transferee and the target are connected: they become a new call; the transferor
+    /// is told (NOTIFY 200) or hung up; the old call ends with cause `transferred`.
+    fn complete_transfer(&self, inner: &mut Inner, call: CallId, now: Instant, out: &mut Outbox) {
+        let (transferor, by_refer) = match inner.calls.get(&call).and_then(|c| c.transfer.as_ref())
+        {
+            Some(t) => (t.transferor, t.by_refer),
+            None => return,
+        };
+        if by_refer {
+            self.notify(inner, call, transferor, "SIP/2.0 200 OK", true, now, out);
+        } else {
+            self.bye(inner, call, transferor, now, out);
+        }
+        let Some(mut c) = inner.calls.remove(&call) else {
+            return;
+        };
+        let Some(t) = c.transfer.take() else {
+            return;
+        };
+        let transferor_call_id = c.dialog_mut(transferor).map(|d| d.call_id.clone());
+        let Some(e) = (match t.transferee {
+            Party::Caller => c.caller.take(),
+            Party::Fork(n) => c.forks.get_mut(n).and_then(|f| f.dialog.take()),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(a) = t.answered else {
+            return;
+        };
+        inner.dialogs.retain(|_, (id, _)| *id != call);
+        inner
+            .dialogs
+            .insert(e.call_id.clone(), (t.new_call, Party::Caller));
+        for (n, f) in t.forks.iter().enumerate() {
+            inner
+                .dialogs
+                .insert(f.call_id.clone(), (t.new_call, Party::Fork(n)));
+        }
+        if let Some(id) = transferor_call_id.filter(|_| by_refer) {
+            // The transferor hangs up itself after the final NOTIFY.
+            inner.dialogs.insert(id, (t.new_call, Party::Released));
+        }
+        let invite = t.forks[a].invite.clone();
+        inner.calls.insert(
+            t.new_call,
+            Call {
+                id: t.new_call,
+                invite,
+                server_key: String::new(),
+                tag: String::new(),
+                caller: Some(e),
+                forks: t.forks,
+                answered: Some(a),
+                finished: true,
+                session: None,
+                phone: None,
+                transfer: None,
+            },
+        );
+        let calls = self.callctl.calls();
+        let _ = calls.transition(t.new_call, Side::Callee, LegState::Connected, None);
+        for side in [side_of(transferor), side_of(t.transferee)] {
+            let _ = calls.transition(call, side, LegState::Disconnected, Some(Cause::Transferred));
+        }
+        self.trace(TraceEvent::SipCallTransfer {
+            call,
+            step: format!("transferred: the far end is now in call {}", t.new_call),
+        });
+        self.trace(TraceEvent::SipCallEnded {
+            call,
+            cause: "transferred".into(),
+            detail: format!("continues as call {}", t.new_call),
+        });
+    }
+
+    /// The transfer failed: the target is released, the new call ends with the cause, the
+    /// transferor is told; the original call goes on.
+    pub(super) fn transfer_failed(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        code: u16,
+        reason: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(c) = inner.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(mut t) = c.transfer.take() else {
+            return;
+        };
+        let mut cancels = Vec::new();
+        let mut byes = Vec::new();
+        for f in t.forks.iter_mut() {
+            if f.failed.is_none() && f.dialog.is_none() {
+                cancels.extend(cancel_of(f));
+                f.failed = Some(487);
+            }
+            if let (Some(d), Some(resp)) = (f.dialog.as_mut(), t.target_2xx.as_ref()) {
+                let via = self.via(d.route, &new_branch());
+                if let Some(ack) = ack_for_2xx(&f.invite, resp, &via) {
+                    out.push((d.route, ack.to_bytes()));
+                }
+                let branch = new_branch();
+                let bye = d.request(Method::Bye, &self.via(d.route, &branch), None);
+                byes.push((format!("{branch}|BYE"), bye, d.route));
+            }
+        }
+        for (key, m, route) in cancels.into_iter().chain(byes) {
+            self.start_client(inner, key, m, route, call, Role::Quiet, now, out);
+        }
+        let _ = self.callctl.calls().disconnect(t.new_call, cause_of(code));
+        self.trace(TraceEvent::SipCallTransfer {
+            call,
+            step: format!("transfer failed: {code} {reason}"),
+        });
+        if t.by_refer {
+            self.notify(
+                inner,
+                call,
+                t.transferor,
+                &format!("SIP/2.0 {code} {reason}"),
+                true,
+                now,
+                out,
+            );
+        }
+    }
+}
