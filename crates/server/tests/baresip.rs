@@ -12,10 +12,22 @@ use std::time::Duration;
 
 use common::{boot, free_ports, Node};
 use serde_json::{json, Value};
+use switchboard_cti_client::proto::{CallRole, CallState};
+use switchboard_cti_client::{CtiClient, Message, ProviderOptions, Target, ALL_DEVICE_EVENTS};
 
 const CALLER: &str = "SEP001794625DE5";
 const CALLEE: &str = "SEP00AABBCC0002";
 const CALLEE_PASSWORD: &str = "far-end-digest-pw";
+
+/// What the deskphone's provider hears of a MakeCall, hold, retrieve and drop.
+const EXPECTED_DESKPHONE_EVENTS: [&str; 6] = [
+    "new Offering",
+    "Connected None",
+    "Held None",
+    "Connected None",
+    "Disconnected Some(Normal)",
+    "ended Normal",
+];
 
 /// One baresip process with its own configuration directory and log.
 struct Baresip {
@@ -25,8 +37,9 @@ struct Baresip {
 }
 
 impl Baresip {
-    /// Starts baresip registering `device` (digest user = device name) with the node over UDP.
-    fn start(node: &Node, device: &str, password: &str) -> Baresip {
+    /// Starts baresip registering `device` (digest user = device name) with the node over UDP;
+    /// `answermode` is `manual` (the test answers with `/accept`) or `auto`.
+    fn start(node: &Node, device: &str, password: &str, answermode: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         // baresip binds UDP+TCP on its SIP port and TCP on the next (TLS); the console third.
         let sip = free_ports(36_000, 3);
@@ -56,7 +69,7 @@ impl Baresip {
             dir.path().join("accounts"),
             format!(
                 "<sip:{device}@{server}>;auth_user={device};auth_pass={password};\
-                 answermode=manual;regint=600\n"
+                 answermode={answermode};regint=600\n"
             ),
         )
         .unwrap();
@@ -164,11 +177,10 @@ async fn md5_challenges_only(n: &Node) {
     panic!("the registrar kept offering SHA-256");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_baresip_phones_call_each_other_through_the_b2bua() {
-    use switchboard_callctl::{CallEvent, Cause, LegState, Side};
-    let n = boot().await;
-    md5_challenges_only(&n).await;
+/// The demo deskphone (line 1001, answering by itself when `auto_answer`) and a far end on
+/// line 1002, both baresip, registered.
+async fn two_phones(n: &Node, auto_answer: bool) -> (Baresip, Baresip) {
+    md5_challenges_only(n).await;
     n.api(
         reqwest::Method::POST,
         "/api/lines",
@@ -186,8 +198,9 @@ async fn two_baresip_phones_call_each_other_through_the_b2bua() {
         })),
     )
     .await;
-    let caller = Baresip::start(&n, CALLER, &n.demo_password(CALLER));
-    let callee = Baresip::start(&n, CALLEE, CALLEE_PASSWORD);
+    let mode = if auto_answer { "auto" } else { "manual" };
+    let caller = Baresip::start(n, CALLER, &n.demo_password(CALLER), mode);
+    let callee = Baresip::start(n, CALLEE, CALLEE_PASSWORD, "manual");
     for phone in [&caller, &callee] {
         phone.wait_for("200 OK (Switchboard", 1).await;
     }
@@ -195,6 +208,14 @@ async fn two_baresip_phones_call_each_other_through_the_b2bua() {
         .api(reqwest::Method::GET, "/api/registrations", None)
         .await;
     assert_eq!(registered.as_array().map(Vec::len), Some(2), "{registered}");
+    (caller, callee)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_baresip_phones_call_each_other_through_the_b2bua() {
+    use switchboard_callctl::{CallEvent, Cause, LegState, Side};
+    let n = boot().await;
+    let (caller, callee) = two_phones(&n, false).await;
 
     let mut events = n.node.state.callctl.calls().subscribe();
     caller.command("/dial 1002");
@@ -264,5 +285,126 @@ async fn two_baresip_phones_call_each_other_through_the_b2bua() {
         ),
         "{seen:?}"
     );
+    n.node.shutdown().await.unwrap();
+}
+
+/// Call events of one device, as (message name, state or cause) pairs, until `last` arrives.
+async fn call_events_until(
+    cti: &mut CtiClient,
+    seen: &mut Vec<Message>,
+    last: impl Fn(&Message) -> bool,
+) {
+    loop {
+        let m = cti
+            .next_event_timeout(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("{e}; so far {seen:?}"));
+        let done = last(&m);
+        if matches!(
+            m,
+            Message::NewCallEvent(_)
+                | Message::CallStateChangedEvent(_)
+                | Message::CallEndedEvent(_)
+        ) {
+            seen.push(m);
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+/// The issue's scenario: a CTI application opens the deskphone (baresip with auto-answer on:
+/// Debian's baresip 1.0 does not act on the node's `Call-Info: …;answer-after=0`), MakeCallRequest → the deskphone auto-answers → the
+/// far end (baresip) rings and answers → both connected; HoldRequest / RetrieveRequest;
+/// DropRequest; the CTI events of the deskphone asserted exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn cti_make_call_hold_retrieve_and_drop_drive_the_baresip_deskphone() {
+    let n = boot().await;
+    let (deskphone, far_end) = two_phones(&n, true).await;
+    let mut cti = CtiClient::connect(Target::Plain(n.cti())).await.unwrap();
+    cti.open_provider(ProviderOptions::password(
+        "wwhite",
+        n.demo_password("wwhite"),
+    ))
+    .await
+    .unwrap();
+    let h = cti
+        .open_device(CALLER, ALL_DEVICE_EVENTS)
+        .await
+        .unwrap()
+        .device_handle;
+
+    let call = cti.make_call(h, "1002", None).await.unwrap().call_id;
+    // The node called the deskphone first (offering the far end's number) and it answered.
+    deskphone
+        .wait_for("answering call on line 1 from sip:1002@", 1)
+        .await;
+    // Then the far end rang; once it answers, the deskphone gets its answer in the ACK.
+    far_end.wait_for("Incoming call from", 1).await;
+    far_end.command("/accept");
+    far_end.wait_for("Call established", 1).await;
+    deskphone.wait_for("Call established", 1).await;
+    let mut seen = Vec::new();
+    call_events_until(
+        &mut cti,
+        &mut seen,
+        |m| matches!(m, Message::CallStateChangedEvent(e) if e.state == CallState::Connected),
+    )
+    .await;
+    // RTP flows between the two phones: the node bridged their SDP.
+    deskphone
+        .wait_for("incoming rtp for 'audio' established", 1)
+        .await;
+    far_end
+        .wait_for("incoming rtp for 'audio' established", 1)
+        .await;
+
+    cti.hold(h, call).await.unwrap();
+    call_events_until(
+        &mut cti,
+        &mut seen,
+        |m| matches!(m, Message::CallStateChangedEvent(e) if e.state == CallState::Held),
+    )
+    .await;
+    // Hold and retrieve are re-INVITEs of the far end (its media direction changed).
+    far_end.wait_for("got re-INVITE (SDP Offer)", 1).await;
+    cti.retrieve(h, call).await.unwrap();
+    call_events_until(
+        &mut cti,
+        &mut seen,
+        |m| matches!(m, Message::CallStateChangedEvent(e) if e.state == CallState::Connected),
+    )
+    .await;
+    far_end.wait_for("got re-INVITE (SDP Offer)", 2).await;
+    cti.drop_call(h, call).await.unwrap();
+    call_events_until(&mut cti, &mut seen, |m| {
+        matches!(m, Message::CallEndedEvent(_))
+    })
+    .await;
+    far_end.wait_for("session closed", 1).await;
+    deskphone.wait_for("session closed", 1).await;
+
+    let summary: Vec<String> = seen
+        .iter()
+        .map(|m| match m {
+            Message::NewCallEvent(e) => {
+                assert_eq!((e.call_id, e.device_handle), (call, h));
+                assert_eq!(e.role, CallRole::Originating);
+                assert_eq!(e.called_number, "1002");
+                format!("new {:?}", e.state)
+            }
+            Message::CallStateChangedEvent(e) => {
+                assert_eq!(e.call_id, call);
+                format!("{:?} {:?}", e.state, e.cause)
+            }
+            Message::CallEndedEvent(e) => {
+                assert_eq!(e.call_id, call);
+                format!("ended {:?}", e.cause)
+            }
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(summary, EXPECTED_DESKPHONE_EVENTS, "{seen:?}");
     n.node.shutdown().await.unwrap();
 }

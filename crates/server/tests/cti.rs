@@ -2020,7 +2020,7 @@ async fn until_call_event(raw: &mut Raw, done: impl Fn(&Message) -> bool) -> Vec
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the B2BUA PhoneControl (branch b2bua2)"]
+
 async fn make_call_and_drop_drive_the_sipp_phones() {
     let n = boot().await;
     let (caller_port, callee_port) = call_lab(&n).await;

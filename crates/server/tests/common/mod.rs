@@ -54,15 +54,25 @@ pub async fn boot() -> Node {
 }
 
 impl Node {
-    /// The node's SIP socket for `udp` or `tcp`.
-    pub fn sip(&self, transport: &str) -> SocketAddr {
+    /// The node's socket of `service` (`sip`, `cti` …) over `transport` (`udp`, `tcp`).
+    pub fn listener(&self, service: &str, transport: &str) -> SocketAddr {
         let l = self.node.state.listeners.read().unwrap();
         l.iter()
-            .find(|x| x.service == "sip" && x.transport == transport)
+            .find(|x| x.service == service && x.transport == transport)
             .unwrap()
             .address
             .parse()
             .unwrap()
+    }
+
+    /// The node's SIP socket for `udp` or `tcp`.
+    pub fn sip(&self, transport: &str) -> SocketAddr {
+        self.listener("sip", transport)
+    }
+
+    /// The CTI Manager's plain TCP socket.
+    pub fn cti(&self) -> SocketAddr {
+        self.listener("cti", "tcp")
     }
 
     /// A demo device's or user's generated password.
