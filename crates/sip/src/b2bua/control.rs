@@ -204,6 +204,7 @@ impl B2bua {
                         ack: None,
                     })),
                     transfer: None,
+                    join: None,
                 },
             );
             for (key, m, route, i) in clients {
@@ -556,6 +557,53 @@ impl B2bua {
     }
 }
 
+impl B2bua {
+    async fn complete(
+        &self,
+        call: CallId,
+        consult: CallId,
+        device: String,
+    ) -> Result<(), ControlError> {
+        let (side1, state1) = self.device_side(call, &device)?;
+        let (side2, state2) = self.device_side(consult, &device)?;
+        for state in [state1, state2] {
+            if !matches!(state, LegState::Connected | LegState::Held) {
+                return Err(ControlError::IllegalCallState(state));
+            }
+        }
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        {
+            let mut inner = self
+                .inner
+                .lock()
+                .map_err(|_| ControlError::Failed("lock".into()))?;
+            let party = |inner: &super::Inner, id: CallId, side: Side| -> Option<Party> {
+                match side {
+                    Side::Caller => Some(Party::Caller),
+                    Side::Callee => Some(Party::Fork(inner.calls.get(&id)?.answered?)),
+                }
+            };
+            let (Some(t1), Some(t2)) = (party(&inner, call, side1), party(&inner, consult, side2))
+            else {
+                return Err(ControlError::IllegalCallState(state1));
+            };
+            self.start_join(&mut inner, call, t1, consult, t2, false, now, &mut out)
+                .map_err(|(code, reason)| {
+                    ControlError::TransferFailed(format!("{code} {reason}"))
+                })?;
+        }
+        self.control_trace(
+            call,
+            "transfer_complete",
+            &device,
+            format!("with call {consult}"),
+        );
+        self.send(out);
+        Ok(())
+    }
+}
+
 impl PhoneControl for B2bua {
     fn make_call(
         &self,
@@ -593,28 +641,28 @@ impl PhoneControl for B2bua {
 
     fn consult_transfer(
         &self,
-        _call: CallId,
-        _device: String,
-        _destination: String,
+        call: CallId,
+        device: String,
+        destination: String,
     ) -> ControlFuture<'_, CallId> {
-        Box::pin(async {
-            Err(ControlError::TransferFailed(
-                "transfer is not supported yet".into(),
-            ))
+        Box::pin(async move {
+            let (_, state) = self.device_side(call, &device)?;
+            if state == LegState::Connected {
+                self.hold_or_retrieve(call, device.clone(), true).await?;
+            } else if state != LegState::Held {
+                return Err(ControlError::IllegalCallState(state));
+            }
+            self.place_call(device, None, destination).await
         })
     }
 
     fn transfer_complete(
         &self,
-        _call: CallId,
-        _consult: CallId,
-        _device: String,
+        call: CallId,
+        consult: CallId,
+        device: String,
     ) -> ControlFuture<'_, ()> {
-        Box::pin(async {
-            Err(ControlError::TransferFailed(
-                "transfer is not supported yet".into(),
-            ))
-        })
+        Box::pin(self.complete(call, consult, device))
     }
 
     fn send_dtmf(&self, call: CallId, device: String, digits: String) -> ControlFuture<'_, ()> {
