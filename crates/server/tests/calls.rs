@@ -1093,3 +1093,164 @@ async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
     assert!(n.traces().contains("attended transfer complete"));
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_answers_a_ringing_phone_with_an_auto_answer_invite() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut phone = Sipp::new("call_uas_answered_by_control.xml", callee_ports[0]);
+    phone.calls = 2;
+    let phone = phone.spawn(dirs[0].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seen = Vec::new();
+    let caller = Sipp::new("call_uac.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[1].path());
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                side: Side::Callee,
+                to: LegState::Ringing,
+                ..
+            }
+        )
+    })
+    .await;
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.answer(call, CALLER.into()).await,
+        Err(ControlError::IllegalCallState(LegState::Ringing))
+    );
+    pc.answer(call, CALLEE.into()).await.unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [phone, caller]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    let phone_log = &logs[0].1;
+    assert!(phone_log.contains("CANCEL sip:"), "{phone_log}");
+    assert!(phone_log.contains("Alert-Info: <http://127.0.0.1/>;info=alert-autoanswer;delay=0"));
+    // The caller's offer went to the phone again in the auto-answer INVITE.
+    let invites = logged_bodies(phone_log, "INVITE sip:");
+    assert_eq!(invites.len(), 2);
+    assert_eq!(invites[0], invites[1]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    use LegState::*;
+    assert_eq!(
+        changes(&seen),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{seen:?}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_redirects_a_ringing_call_to_another_number() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ringing = Sipp::new("call_uas_ring.xml", callee_ports[0]).spawn(dirs[0].path());
+    let target = Sipp::new("call_uas.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seen = Vec::new();
+    let caller = Sipp::new("call_uac.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[2].path());
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                side: Side::Callee,
+                to: LegState::Ringing,
+                ..
+            }
+        )
+    })
+    .await;
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.redirect(call, CALLEE.into(), "9999".into()).await,
+        Err(ControlError::UnknownNumber("9999".into()))
+    );
+    pc.redirect(call, CALLEE.into(), "1003".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        n.node
+            .state
+            .callctl
+            .calls()
+            .get(call)
+            .unwrap()
+            .callee
+            .number,
+        "1003"
+    );
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [ringing, target, caller]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    let offered: Vec<Vec<String>> = seen
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::Offered { devices, .. } => Some(devices.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        vec![vec![CALLEE.to_string()], vec![TARGET.to_string()]]
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == TARGET
+    )));
+    assert!(matches!(
+        seen.last(),
+        Some(CallEvent::Ended {
+            cause: Cause::Normal,
+            ..
+        })
+    ));
+    n.node.shutdown().await.unwrap();
+}

@@ -604,6 +604,117 @@ impl B2bua {
     }
 }
 
+impl B2bua {
+    async fn redirect_to(
+        &self,
+        call: CallId,
+        device: String,
+        destination: String,
+    ) -> Result<(), ControlError> {
+        let (side, state) = self.device_side(call, &device)?;
+        if side != Side::Callee || !matches!(state, LegState::Offering | LegState::Ringing) {
+            return Err(ControlError::IllegalCallState(state));
+        }
+        let devices = match self.line_devices(&destination).await {
+            Ok(d) => d,
+            Err((404, ..)) => return Err(ControlError::UnknownNumber(destination)),
+            Err((_, _, why)) => return Err(ControlError::RedirectFailed(why)),
+        };
+        let targets = self.targets_of(&devices);
+        if targets.is_empty() {
+            return Err(ControlError::RedirectFailed(format!(
+                "no device of {destination} is registered"
+            )));
+        }
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        {
+            let mut inner = self
+                .inner
+                .lock()
+                .map_err(|_| ControlError::Failed("lock".into()))?;
+            let c = inner
+                .calls
+                .get_mut(&call)
+                .ok_or(ControlError::UnknownCall(call))?;
+            if c.answered.is_some() {
+                return Err(ControlError::IllegalCallState(state));
+            }
+            let ringing: Vec<usize> = c
+                .forks
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
+                .map(|(i, _)| i)
+                .collect();
+            let Some(&old) = ringing.first() else {
+                return Err(ControlError::IllegalCallState(state));
+            };
+            let from = c.forks[old]
+                .invite
+                .headers
+                .get("From")
+                .unwrap_or("")
+                .to_string();
+            let offer = match &c.phone {
+                Some(p) => p.offer.clone().unwrap_or_else(|| c.invite.clone()),
+                None => c.invite.clone(),
+            };
+            let caller_number = self
+                .callctl
+                .calls()
+                .get(call)
+                .map(|x| x.caller.number.clone())
+                .unwrap_or_default();
+            let first = c.forks.len();
+            let (forks, clients) = self.make_forks(
+                call,
+                &from,
+                &caller_number,
+                &destination,
+                &offer,
+                &[],
+                targets,
+                first,
+                now,
+                &mut out,
+            );
+            let mut cancels = Vec::new();
+            for i in ringing {
+                if let Some(f) = c.forks.get_mut(i) {
+                    cancels.extend(cancel_of(f));
+                    f.failed = Some(487);
+                }
+            }
+            let mut offered: Vec<String> = forks.iter().map(|f| f.device.clone()).collect();
+            offered.dedup();
+            for (n, f) in forks.iter().enumerate() {
+                inner
+                    .dialogs
+                    .insert(f.call_id.clone(), (call, Party::Fork(first + n)));
+            }
+            if let Some(c) = inner.calls.get_mut(&call) {
+                c.forks.extend(forks);
+            }
+            inner.clients.extend(clients);
+            for (key, m, route) in cancels {
+                self.start_client(&mut inner, key, m, route, call, Role::Quiet, now, &mut out);
+            }
+            let calls = self.callctl.calls();
+            let _ = calls.set_number(call, Side::Callee, &destination);
+            let _ = calls.offer(call, Side::Callee, &offered);
+            self.send(std::mem::take(&mut out));
+        }
+        self.control_trace(
+            call,
+            "redirect",
+            &device,
+            format!("cancelled there (redirected), offered to {destination}"),
+        );
+        Ok(())
+    }
+}
+
 impl PhoneControl for B2bua {
     fn make_call(
         &self,
@@ -669,16 +780,7 @@ impl PhoneControl for B2bua {
         Box::pin(self.dtmf(call, device, digits))
     }
 
-    fn redirect(
-        &self,
-        _call: CallId,
-        _device: String,
-        _destination: String,
-    ) -> ControlFuture<'_, ()> {
-        Box::pin(async {
-            Err(ControlError::RedirectFailed(
-                "redirect is not supported yet".into(),
-            ))
-        })
+    fn redirect(&self, call: CallId, device: String, destination: String) -> ControlFuture<'_, ()> {
+        Box::pin(self.redirect_to(call, device, destination))
     }
 }
