@@ -1254,3 +1254,46 @@ async fn call_control_redirects_a_ringing_call_to_another_number() {
     ));
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_dialog_requests_outside_a_call_get_481_and_garbage_changes_nothing() {
+    let n = boot().await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let server = n.sip("udp");
+    let local = sock.local_addr().unwrap();
+    let mut buf = vec![0u8; 4096];
+    for (i, (method, extra)) in [
+        ("INVITE", ""),
+        ("UPDATE", ""),
+        ("INFO", "Content-Type: application/dtmf-relay\r\n"),
+        (
+            "REFER",
+            "Refer-To: <sip:1003@127.0.0.1?Replaces=x%3Bto-tag%3D1>\r\n",
+        ),
+        ("NOTIFY", "Event: refer\r\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let msg = format!(
+            "{method} sip:1002@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKx{i};rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=a{i}\r\nTo: <sip:1002@127.0.0.1>;tag=b{i}\r\nCall-ID: nosuch{i}@test\r\nCSeq: 5 {method}\r\nContact: <sip:1001@{local}>\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        sock.send_to(msg.as_bytes(), server).await.unwrap();
+        let text = loop {
+            let (len, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            let text = String::from_utf8_lossy(&buf[..len]).to_string();
+            if !text.starts_with("SIP/2.0 100") {
+                break text;
+            }
+        };
+        assert!(
+            text.starts_with("SIP/2.0 481"),
+            "{method} answered:\n{text}"
+        );
+    }
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
