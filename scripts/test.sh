@@ -3,7 +3,8 @@
 #   - PostgreSQL for the store battery's second backend (an existing server on 127.0.0.1:5432
 #     with trust auth is used; otherwise Debian's postgresql is installed when missing and a
 #     private throw-away cluster is started on 127.0.0.1:55432);
-#   - SIPp (Debian's sip-tester) and stunnel (SIPp has no TLS) for the SIP end-to-end tests;
+#   - SIPp (Debian's sip-tester) and stunnel (SIPp has no TLS) for the SIP end-to-end tests,
+#     and baresip (Debian's baresip-core) as real softphones calling through the B2BUA;
 #   - a real Active Directory for the LDAP tests: scripts/test-ad.sh installs Samba when missing,
 #     provisions one domain once into /tmp/switchboard-test-ad (reused by later runs) and starts
 #     its domain controllers on 127.0.0.1 and 127.0.0.2 (LDAP tests skip only without
@@ -49,6 +50,7 @@ start_private_postgres() {
 command -v psql >/dev/null || apt_install postgresql-client
 command -v sipp >/dev/null || apt_install sip-tester
 command -v stunnel >/dev/null || apt_install stunnel4
+command -v baresip >/dev/null || apt_install baresip-core
 if [ -z "${SWITCHBOARD_TEST_PG:-}" ]; then
     if pg_answers "postgres://postgres@127.0.0.1:5432/postgres"; then
         SWITCHBOARD_TEST_PG="postgres://postgres@127.0.0.1:5432/postgres"

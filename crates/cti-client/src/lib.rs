@@ -3,8 +3,10 @@
 //!
 //! It is what the integration tests, the CTI benchmark and the `switchboard cti` console
 //! talk to the server with: it connects over any of the three transports, opens a provider
-//! (sealing the password with HPKE on the plain port), opens devices and lines, and hands
-//! out the events. For hostile tests it can also send raw bytes, stop reading the socket
+//! (sealing the password with HPKE on the plain port; offering protocol versions 2 and 1),
+//! opens devices and lines, drives calls (the version-2 call requests: [`CtiClient::make_call`],
+//! [`CtiClient::answer`], … one typed method each) and hands out the events (device and
+//! call events alike, as [`Message`]s). For hostile tests it can also send raw bytes, stop reading the socket
 //! (a slow consumer) and stop sending heartbeats.
 //!
 //! # Model
@@ -57,7 +59,14 @@ pub use switchboard_cti_proto::{self as proto, CtiFlags, ErrorName, EventFilter,
 use switchboard_cti_proto::{
     encode_message, seal, Auth, DeviceCloseRequest, DeviceCloseResponse, DeviceOpenRequest,
     DeviceOpenResponse, Kind, LineOpenRequest, LineOpenResponse, ProviderAuthenticateRequest,
-    ProviderCloseRequest, ProviderOpenRequest, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    ProviderCloseRequest, ProviderOpenRequest, MAX_FRAME_LEN, SUPPORTED_VERSIONS,
+};
+use switchboard_cti_proto::{
+    AnswerRequest, AnswerResponse, BlindTransferRequest, BlindTransferResponse, CallId,
+    ConsultTransferRequest, ConsultTransferResponse, DropRequest, DropResponse, HoldRequest,
+    HoldResponse, MakeCallRequest, MakeCallResponse, RedirectRequest, RedirectResponse,
+    RetrieveRequest, RetrieveResponse, SendDtmfRequest, SendDtmfResponse, TransferCompleteRequest,
+    TransferCompleteResponse,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -79,11 +88,18 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// channel (and the socket is no longer read) until the caller reads events.
 pub const MAX_QUEUED_EVENTS: usize = 16 * 1024;
 
-/// The usual filter for [`CtiClient::open_device`]: in/out of service events
-/// (`device_state`), no call events (`call_state` is reserved for protocol version 2).
+/// A filter for [`CtiClient::open_device`]: in/out of service events (`device_state`), no
+/// call events.
 pub const DEVICE_STATE_EVENTS: EventFilter = EventFilter {
     device_state: true,
     call_state: false,
+};
+
+/// A filter for [`CtiClient::open_device`]: in/out of service events and the device's call
+/// events (`NewCallEvent`, `CallStateChangedEvent`, `CallEndedEvent`; protocol version 2).
+pub const ALL_DEVICE_EVENTS: EventFilter = EventFilter {
+    device_state: true,
+    call_state: true,
 };
 
 /// How the user proves who they are.
@@ -477,7 +493,7 @@ impl CtiClient {
             .request(|seq| {
                 ProviderOpenRequest {
                     seq,
-                    protocol_versions: vec![PROTOCOL_VERSION],
+                    protocol_versions: SUPPORTED_VERSIONS.to_vec(),
                     login: options.login.clone(),
                     auth,
                     application: options.application.clone(),
@@ -628,6 +644,273 @@ impl CtiClient {
             Message::DeviceCloseResponse(r) => Ok(r),
             other => Err(unexpected("DeviceCloseResponse", &other)),
         }
+    }
+
+    /// Sends a call request and returns its response, `expected` naming it.
+    async fn call_request<T>(
+        &mut self,
+        build: impl FnOnce(u32) -> Message,
+        expected: &str,
+        extract: impl FnOnce(Message) -> Result<T, &'static str>,
+    ) -> Result<T, ClientError> {
+        let answer = self.request(build).await?;
+        extract(answer)
+            .map_err(|got| ClientError::Protocol(format!("expected {expected}, got {got}")))
+    }
+
+    /// Makes the device call `destination` (`MakeCallRequest`; from `directory_number`, or
+    /// the device's first line). The response carries the new call's id; its events follow.
+    pub async fn make_call(
+        &mut self,
+        device_handle: u32,
+        destination: &str,
+        directory_number: Option<&str>,
+    ) -> Result<MakeCallResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                MakeCallRequest {
+                    seq,
+                    device_handle,
+                    destination: destination.to_owned(),
+                    directory_number: directory_number.map(str::to_owned),
+                }
+                .into()
+            },
+            "MakeCallResponse",
+            |m| match m {
+                Message::MakeCallResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Answers a call offered to the device (`AnswerRequest`).
+    pub async fn answer(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+    ) -> Result<AnswerResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                AnswerRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                }
+                .into()
+            },
+            "AnswerResponse",
+            |m| match m {
+                Message::AnswerResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Hangs up the device's side of a call (`DropRequest`).
+    pub async fn drop_call(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+    ) -> Result<DropResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                DropRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                }
+                .into()
+            },
+            "DropResponse",
+            |m| match m {
+                Message::DropResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Puts a call on hold (`HoldRequest`).
+    pub async fn hold(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+    ) -> Result<HoldResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                HoldRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                }
+                .into()
+            },
+            "HoldResponse",
+            |m| match m {
+                Message::HoldResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Takes a call off hold (`RetrieveRequest`).
+    pub async fn retrieve(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+    ) -> Result<RetrieveResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                RetrieveRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                }
+                .into()
+            },
+            "RetrieveResponse",
+            |m| match m {
+                Message::RetrieveResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Sends the far end of a call to `destination` (`BlindTransferRequest`).
+    pub async fn blind_transfer(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+        destination: &str,
+    ) -> Result<BlindTransferResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                BlindTransferRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                    destination: destination.to_owned(),
+                }
+                .into()
+            },
+            "BlindTransferResponse",
+            |m| match m {
+                Message::BlindTransferResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Holds a call and calls `destination` from the same device (`ConsultTransferRequest`);
+    /// the response names the consultation call.
+    pub async fn consult_transfer(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+        destination: &str,
+    ) -> Result<ConsultTransferResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                ConsultTransferRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                    destination: destination.to_owned(),
+                }
+                .into()
+            },
+            "ConsultTransferResponse",
+            |m| match m {
+                Message::ConsultTransferResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Joins the far ends of a held call and its consultation call
+    /// (`TransferCompleteRequest`).
+    pub async fn transfer_complete(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+        consult_call_id: CallId,
+    ) -> Result<TransferCompleteResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                TransferCompleteRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                    consult_call_id,
+                }
+                .into()
+            },
+            "TransferCompleteResponse",
+            |m| match m {
+                Message::TransferCompleteResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Sends DTMF digits to the far end of a call (`SendDtmfRequest`).
+    pub async fn send_dtmf(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+        digits: &str,
+    ) -> Result<SendDtmfResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                SendDtmfRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                    digits: digits.to_owned(),
+                }
+                .into()
+            },
+            "SendDtmfResponse",
+            |m| match m {
+                Message::SendDtmfResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
+    }
+
+    /// Sends a call still alerting on the device on to `destination` (`RedirectRequest`).
+    pub async fn redirect(
+        &mut self,
+        device_handle: u32,
+        call_id: CallId,
+        destination: &str,
+    ) -> Result<RedirectResponse, ClientError> {
+        self.call_request(
+            |seq| {
+                RedirectRequest {
+                    seq,
+                    device_handle,
+                    call_id,
+                    destination: destination.to_owned(),
+                }
+                .into()
+            },
+            "RedirectResponse",
+            |m| match m {
+                Message::RedirectResponse(r) => Ok(r),
+                other => Err(other.name()),
+            },
+        )
+        .await
     }
 
     /// Closes the provider (`ProviderCloseRequest` → `ProviderCloseResponse`); the server

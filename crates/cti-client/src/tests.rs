@@ -274,7 +274,7 @@ async fn sealed_open_on_plain_tcp_keeps_other_events_queued() {
         assert_eq!(req.seq, 1);
         assert_eq!(req.auth, Auth::SealedPassword {});
         assert_eq!(req.login, "wwhite");
-        assert_eq!(req.protocol_versions, [PROTOCOL_VERSION]);
+        assert_eq!(req.protocol_versions, SUPPORTED_VERSIONS);
         assert_eq!(req.client_version, CLIENT_VERSION);
         assert_eq!((req.heartbeat_s, req.timer_s), (60, 10));
         assert_eq!(req.application, "Shibui");
@@ -939,5 +939,99 @@ async fn websocket_raw_frames_are_text_and_binary_frames() {
     );
     let end = client.next_event_timeout(WAIT).await.unwrap_err();
     assert!(matches!(end, ClientError::Closed(None)), "{end:?}");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn call_requests_have_typed_methods_and_call_events_come_as_events() {
+    let (mut client, server) = opened(60, 10, |mut peer| async move {
+        let Message::MakeCallRequest(make) = peer.recv().await else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                make.device_handle,
+                make.destination.as_str(),
+                make.directory_number.as_deref()
+            ),
+            (1, "1002", Some("1001"))
+        );
+        // An event before the response: it stays queued for next_event.
+        peer.send(NewCallEvent {
+            device_handle: 1,
+            device_name: "SEP001794625DE5".into(),
+            call_id: 4,
+            connection_id: 5,
+            directory_number: "1001".into(),
+            calling_number: "1001".into(),
+            called_number: "1002".into(),
+            role: CallRole::Originating,
+            state: CallState::Offering,
+        })
+        .await;
+        peer.send(MakeCallResponse {
+            seq: make.seq,
+            device_handle: 1,
+            call_id: 4,
+        })
+        .await;
+        let Message::ConsultTransferRequest(consult) = peer.recv().await else {
+            panic!()
+        };
+        assert_eq!((consult.call_id, consult.destination.as_str()), (4, "1003"));
+        peer.send(ConsultTransferResponse {
+            seq: consult.seq,
+            device_handle: 1,
+            call_id: 4,
+            consult_call_id: 7,
+        })
+        .await;
+        let Message::SendDtmfRequest(dtmf) = peer.recv().await else {
+            panic!()
+        };
+        assert_eq!(dtmf.digits, "12#");
+        peer.send(ErrorResponse {
+            seq: Some(dtmf.seq),
+            error: ErrorName::IllegalCallstate,
+            message: "the call is held".into(),
+            supported_versions: None,
+        })
+        .await;
+        let Message::HoldRequest(hold) = peer.recv().await else {
+            panic!()
+        };
+        // The wrong response: a protocol error, named.
+        peer.send(RetrieveResponse {
+            seq: hold.seq,
+            device_handle: 1,
+            call_id: 4,
+        })
+        .await;
+    })
+    .await;
+    let made = client.make_call(1, "1002", Some("1001")).await.unwrap();
+    assert_eq!(made.call_id, 4);
+    let Message::NewCallEvent(new) = client.next_event_timeout(WAIT).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((new.call_id, new.state), (4, CallState::Offering));
+    let consult = client.consult_transfer(1, 4, "1003").await.unwrap();
+    assert_eq!(consult.consult_call_id, 7);
+    let err = client.send_dtmf(1, 4, "12#").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::Cti {
+                error: ErrorName::IllegalCallstate,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = client.hold(1, 4).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Protocol(m) if m == "expected HoldResponse, got RetrieveResponse"),
+        "{err:?}"
+    );
     server.await.unwrap();
 }

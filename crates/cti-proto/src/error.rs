@@ -51,11 +51,43 @@ pub enum ErrorName {
     SlowConsumer,
     /// A server-side failure; the request may be retried.
     InternalError,
+    /// The request does not apply to the call's present state (e.g. answering a connected call).
+    IllegalCallstate,
+    /// The phone did not put the call on hold.
+    Holdfailed,
+    /// The phone did not take the call off hold.
+    Retrievefailed,
+    /// The transfer failed.
+    Transferfailed,
+    /// The transfer's destination is not a number of the cluster, or cannot be reached.
+    TransferfailedDestinationUnreachable,
+    /// A consultation transfer of the call is already outstanding on this provider.
+    TransferfailedOutstandingTransfer,
+    /// The call could not be redirected.
+    Redirectfailed,
+    /// DTMF digits outside `0-9 * # A-D`, none, or more than 32.
+    CtierrInvalidDtmfdigits,
+    /// No live call with that id.
+    CtierrCallNotExist,
+    /// The call does not involve the device the request acts for.
+    CtierrCallNotOnDevice,
+    /// The device is not registered, so it cannot be driven.
+    CtierrDeviceOutOfService,
+    /// The destination is not a number of the cluster.
+    CtierrUnknownDestination,
+    /// No phone control is attached on this node (no SIP service to drive phones).
+    CtierrCallControlUnavailable,
+    /// The phone side refused or failed the request for another reason.
+    CtierrCallControlFailed,
+    /// The phone side did not answer the request in time.
+    CtierrTimeout,
+    /// Too many call requests of this provider are still being carried out.
+    CtierrTooManyOutstandingRequests,
 }
 
 impl ErrorName {
     /// Every name, in declaration order.
-    pub const ALL: [ErrorName; 21] = [
+    pub const ALL: [ErrorName; 37] = [
         ErrorName::DirectoryLoginFailed,
         ErrorName::CtierrUserNotCtiEnabled,
         ErrorName::CtierrAccessToDeviceDenied,
@@ -77,6 +109,22 @@ impl ErrorName {
         ErrorName::HeartbeatTimeout,
         ErrorName::SlowConsumer,
         ErrorName::InternalError,
+        ErrorName::IllegalCallstate,
+        ErrorName::Holdfailed,
+        ErrorName::Retrievefailed,
+        ErrorName::Transferfailed,
+        ErrorName::TransferfailedDestinationUnreachable,
+        ErrorName::TransferfailedOutstandingTransfer,
+        ErrorName::Redirectfailed,
+        ErrorName::CtierrInvalidDtmfdigits,
+        ErrorName::CtierrCallNotExist,
+        ErrorName::CtierrCallNotOnDevice,
+        ErrorName::CtierrDeviceOutOfService,
+        ErrorName::CtierrUnknownDestination,
+        ErrorName::CtierrCallControlUnavailable,
+        ErrorName::CtierrCallControlFailed,
+        ErrorName::CtierrTimeout,
+        ErrorName::CtierrTooManyOutstandingRequests,
     ];
 
     /// The wire name, e.g. `"DEVICE_NOT_FOUND"`.
@@ -105,6 +153,24 @@ impl ErrorName {
             ErrorName::HeartbeatTimeout => "HEARTBEAT_TIMEOUT",
             ErrorName::SlowConsumer => "SLOW_CONSUMER",
             ErrorName::InternalError => "INTERNAL_ERROR",
+            ErrorName::IllegalCallstate => "ILLEGAL_CALLSTATE",
+            ErrorName::Holdfailed => "HOLDFAILED",
+            ErrorName::Retrievefailed => "RETRIEVEFAILED",
+            ErrorName::Transferfailed => "TRANSFERFAILED",
+            ErrorName::TransferfailedDestinationUnreachable => {
+                "TRANSFERFAILED_DESTINATION_UNREACHABLE"
+            }
+            ErrorName::TransferfailedOutstandingTransfer => "TRANSFERFAILED_OUTSTANDING_TRANSFER",
+            ErrorName::Redirectfailed => "REDIRECTFAILED",
+            ErrorName::CtierrInvalidDtmfdigits => "CTIERR_INVALID_DTMFDIGITS",
+            ErrorName::CtierrCallNotExist => "CTIERR_CALL_NOT_EXIST",
+            ErrorName::CtierrCallNotOnDevice => "CTIERR_CALL_NOT_ON_DEVICE",
+            ErrorName::CtierrDeviceOutOfService => "CTIERR_DEVICE_OUT_OF_SERVICE",
+            ErrorName::CtierrUnknownDestination => "CTIERR_UNKNOWN_DESTINATION",
+            ErrorName::CtierrCallControlUnavailable => "CTIERR_CALL_CONTROL_UNAVAILABLE",
+            ErrorName::CtierrCallControlFailed => "CTIERR_CALL_CONTROL_FAILED",
+            ErrorName::CtierrTimeout => "CTIERR_TIMEOUT",
+            ErrorName::CtierrTooManyOutstandingRequests => "CTIERR_TOO_MANY_OUTSTANDING_REQUESTS",
         }
     }
 

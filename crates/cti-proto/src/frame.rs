@@ -244,7 +244,7 @@ mod tests {
             b"[1,2]",
             b"{\"seq\":1}",
             b"{\"type\":\"DeviceOpenRequest\",\"seq\":\"x\"}",
-            b"{\"type\":\"MakeCallRequest\",\"seq\":1}",
+            b"{\"type\":\"ParkCallRequest\",\"seq\":1}",
         ] {
             d.push(&encode_frame(body).unwrap());
         }

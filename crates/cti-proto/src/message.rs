@@ -7,10 +7,27 @@ use serde::{Deserialize, Serialize};
 use crate::ErrorName;
 
 /// The protocol versions this crate speaks, newest first.
-pub const SUPPORTED_VERSIONS: &[u32] = &[1];
+pub const SUPPORTED_VERSIONS: &[u32] = &[2, 1];
 
 /// The version this crate speaks by default.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The version that added call events and call control (the call messages; a session of an
+/// earlier version is answered `UNKNOWN_MESSAGE` for them and never sent their events).
+pub const CALL_CONTROL_VERSION: u32 = 2;
+
+/// Longest destination (a dialed number) accepted in a call request, in bytes.
+pub const MAX_DESTINATION_LEN: usize = 64;
+
+/// Whether `destination` is a well-formed dial string: 1 to [`MAX_DESTINATION_LEN`] bytes of
+/// `0-9 A-Z a-z * # + . _ - @` (a directory number, possibly with a prefix or a `user@host`).
+pub fn valid_destination(destination: &str) -> bool {
+    !destination.is_empty()
+        && destination.len() <= MAX_DESTINATION_LEN
+        && destination.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'*' | b'#' | b'+' | b'.' | b'_' | b'-' | b'@')
+        })
+}
 
 /// Picks the highest version both sides support, if any.
 pub fn negotiate_version(client: &[u32]) -> Option<u32> {
@@ -88,7 +105,8 @@ pub struct CtiFlags {
 pub struct EventFilter {
     /// `DeviceInServiceEvent` / `DeviceOutOfServiceEvent`.
     pub device_state: bool,
-    /// Call events on the device's lines (reserved; call control is a later version).
+    /// Call events of the device (`NewCallEvent`, `CallStateChangedEvent`,
+    /// `CallEndedEvent`), from protocol version 2; no effect in version 1.
     pub call_state: bool,
 }
 
@@ -347,6 +365,248 @@ pub struct ErrorResponse {
     pub supported_versions: Option<Vec<u32>>,
 }
 
+/// A call's identifier, unique on the node while it runs (`call_id`; CUCM's global call id).
+pub type CallId = u64;
+
+/// A connection's identifier: one side (leg) of a call (`connection_id`).
+pub type ConnectionId = u64;
+
+/// The state of a device's connection (its side of a call), as call events report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// The call is being set up: placed (originating side) or offered to the device
+    /// (terminating side).
+    Offering,
+    /// The far end (originating side) or the device itself (terminating side) is alerting.
+    Ringing,
+    /// Answered: media flows.
+    Connected,
+    /// On hold.
+    Held,
+    /// Hung up, refused or failed; `cause` says why.
+    Disconnected,
+}
+
+/// Why a connection was disconnected or a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallCause {
+    /// Hung up after being connected.
+    Normal,
+    /// The destination was busy.
+    Busy,
+    /// Nobody answered.
+    NoAnswer,
+    /// The destination is not reachable now (no registered device).
+    Unavailable,
+    /// No such number.
+    NotFound,
+    /// The caller gave up before an answer.
+    Cancelled,
+    /// The destination refused the call.
+    Rejected,
+    /// The call failed (a network or server failure).
+    Failed,
+    /// Another device of the same line answered (parallel ringing).
+    AnsweredElsewhere,
+    /// The connection left the call through a transfer.
+    Transferred,
+    /// The offered call was sent on to another number before it was answered.
+    Redirected,
+    /// The call ended while the server had fallen behind the call model: the cause was not
+    /// kept.
+    Unknown,
+}
+
+/// Which side of the call a device is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallRole {
+    /// The device placed the call (the caller).
+    Originating,
+    /// The call was offered to the device (the callee).
+    Terminating,
+}
+
+/// An opened device appears in a call (version 2; `event_filter.call_state`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCallEvent {
+    /// The device handle.
+    pub device_handle: u32,
+    /// Device name.
+    pub device_name: String,
+    /// The call.
+    pub call_id: CallId,
+    /// The device's side of the call.
+    pub connection_id: ConnectionId,
+    /// The line (directory number) the call is on at this device.
+    pub directory_number: String,
+    /// The caller's number.
+    pub calling_number: String,
+    /// The number called.
+    pub called_number: String,
+    /// Whether the device placed the call or is offered it.
+    pub role: CallRole,
+    /// The connection's state now.
+    pub state: CallState,
+}
+
+/// The device's connection changed state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallStateChangedEvent {
+    /// The device handle.
+    pub device_handle: u32,
+    /// Device name.
+    pub device_name: String,
+    /// The call.
+    pub call_id: CallId,
+    /// The device's side of the call.
+    pub connection_id: ConnectionId,
+    /// The new state.
+    pub state: CallState,
+    /// Why, when `state` is `disconnected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CallCause>,
+}
+
+/// The call ended, or the device is no longer part of it: no more events for this call on
+/// this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallEndedEvent {
+    /// The device handle.
+    pub device_handle: u32,
+    /// Device name.
+    pub device_name: String,
+    /// The call.
+    pub call_id: CallId,
+    /// The device's side of the call.
+    pub connection_id: ConnectionId,
+    /// Why.
+    pub cause: CallCause,
+}
+
+/// Places a call from an open device: the phone goes off hook (auto-answer) and dials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MakeCallRequest {
+    /// Request sequence number.
+    pub seq: u32,
+    /// The open device that calls.
+    pub device_handle: u32,
+    /// The number to call (see [`valid_destination`]).
+    pub destination: String,
+    /// The line to call from; the device's first line when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_number: Option<String>,
+}
+
+/// The call is placed; its events follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MakeCallResponse {
+    /// Echoes the request's `seq`.
+    pub seq: u32,
+    /// The device handle.
+    pub device_handle: u32,
+    /// The new call.
+    pub call_id: CallId,
+}
+
+macro_rules! call_requests {
+    ($($(#[$doc:meta])* $req:ident / $resp:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? })*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+            #[serde(deny_unknown_fields)]
+            pub struct $req {
+                /// Request sequence number.
+                pub seq: u32,
+                /// The open device the request acts for.
+                pub device_handle: u32,
+                /// The call.
+                pub call_id: CallId,
+                $($(#[$fdoc])* pub $field: $ty,)*
+            }
+
+            #[doc = concat!("The answer to `", stringify!($req), "`: the phone accepted it; the call's events follow.")]
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+            #[serde(deny_unknown_fields)]
+            pub struct $resp {
+                /// Echoes the request's `seq`.
+                pub seq: u32,
+                /// The device handle.
+                pub device_handle: u32,
+                /// The call.
+                pub call_id: CallId,
+            }
+        )*
+    };
+}
+
+call_requests! {
+    /// Answers a call offered to (alerting on) the device.
+    AnswerRequest / AnswerResponse {}
+    /// Hangs up the device's side of a call.
+    DropRequest / DropResponse {}
+    /// Puts a connected call on hold.
+    HoldRequest / HoldResponse {}
+    /// Takes a held call off hold.
+    RetrieveRequest / RetrieveResponse {}
+    /// Sends the far end of a call to `destination`; the device leaves the call.
+    BlindTransferRequest / BlindTransferResponse {
+        /// Where the far end goes (see [`valid_destination`]).
+        destination: String,
+    }
+    /// Joins the far ends of a held call and of its consultation call; the device leaves both.
+    TransferCompleteRequest / TransferCompleteResponse {
+        /// The consultation call (from `ConsultTransferResponse`).
+        consult_call_id: CallId,
+    }
+    /// Sends DTMF digits to the far end.
+    SendDtmfRequest / SendDtmfResponse {
+        /// `0-9 * # A-D`, 1 to 32 of them.
+        digits: String,
+    }
+    /// Sends a call still alerting on the device on to `destination`.
+    RedirectRequest / RedirectResponse {
+        /// Where the call goes (see [`valid_destination`]).
+        destination: String,
+    }
+}
+
+/// Puts a call on hold and calls `destination` from the same device (the consultation
+/// call); `TransferCompleteRequest` then joins the two far ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultTransferRequest {
+    /// Request sequence number.
+    pub seq: u32,
+    /// The open device the request acts for.
+    pub device_handle: u32,
+    /// The call to transfer (put on hold).
+    pub call_id: CallId,
+    /// Who to consult (see [`valid_destination`]).
+    pub destination: String,
+}
+
+/// The call is on hold and the consultation call placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultTransferResponse {
+    /// Echoes the request's `seq`.
+    pub seq: u32,
+    /// The device handle.
+    pub device_handle: u32,
+    /// The call being transferred (now held).
+    pub call_id: CallId,
+    /// The consultation call.
+    pub consult_call_id: CallId,
+}
+
 macro_rules! messages {
     ($($name:ident),* $(,)?) => {
         /// Every CTI message, tagged by `"type"` (the message name).
@@ -405,6 +665,29 @@ messages!(
     ProviderCloseResponse,
     Heartbeat,
     ErrorResponse,
+    NewCallEvent,
+    CallStateChangedEvent,
+    CallEndedEvent,
+    MakeCallRequest,
+    MakeCallResponse,
+    AnswerRequest,
+    AnswerResponse,
+    DropRequest,
+    DropResponse,
+    HoldRequest,
+    HoldResponse,
+    RetrieveRequest,
+    RetrieveResponse,
+    BlindTransferRequest,
+    BlindTransferResponse,
+    ConsultTransferRequest,
+    ConsultTransferResponse,
+    TransferCompleteRequest,
+    TransferCompleteResponse,
+    SendDtmfRequest,
+    SendDtmfResponse,
+    RedirectRequest,
+    RedirectResponse,
 );
 
 /// What a message is, for the session rules.
@@ -429,18 +712,41 @@ impl Message {
             | Message::DeviceOpenRequest(_)
             | Message::LineOpenRequest(_)
             | Message::DeviceCloseRequest(_)
-            | Message::ProviderCloseRequest(_) => Kind::Request,
+            | Message::ProviderCloseRequest(_)
+            | Message::MakeCallRequest(_)
+            | Message::AnswerRequest(_)
+            | Message::DropRequest(_)
+            | Message::HoldRequest(_)
+            | Message::RetrieveRequest(_)
+            | Message::BlindTransferRequest(_)
+            | Message::ConsultTransferRequest(_)
+            | Message::TransferCompleteRequest(_)
+            | Message::SendDtmfRequest(_)
+            | Message::RedirectRequest(_) => Kind::Request,
             Message::ProviderOpenResponse(_)
             | Message::ProviderAuthenticateResponse(_)
             | Message::DeviceOpenResponse(_)
             | Message::LineOpenResponse(_)
             | Message::DeviceCloseResponse(_)
             | Message::ProviderCloseResponse(_)
-            | Message::ErrorResponse(_) => Kind::Response,
+            | Message::ErrorResponse(_)
+            | Message::MakeCallResponse(_)
+            | Message::AnswerResponse(_)
+            | Message::DropResponse(_)
+            | Message::HoldResponse(_)
+            | Message::RetrieveResponse(_)
+            | Message::BlindTransferResponse(_)
+            | Message::ConsultTransferResponse(_)
+            | Message::TransferCompleteResponse(_)
+            | Message::SendDtmfResponse(_)
+            | Message::RedirectResponse(_) => Kind::Response,
             Message::ProviderOpenCompletedEvent(_)
             | Message::ProviderOpenFailedEvent(_)
             | Message::DeviceInServiceEvent(_)
-            | Message::DeviceOutOfServiceEvent(_) => Kind::Event,
+            | Message::DeviceOutOfServiceEvent(_)
+            | Message::NewCallEvent(_)
+            | Message::CallStateChangedEvent(_)
+            | Message::CallEndedEvent(_) => Kind::Event,
             Message::Heartbeat(_) => Kind::Heartbeat,
         }
     }
@@ -468,11 +774,65 @@ impl Message {
             Message::ProviderCloseRequest(m) => Some(m.seq),
             Message::ProviderCloseResponse(m) => Some(m.seq),
             Message::ErrorResponse(m) => m.seq,
+            Message::MakeCallRequest(m) => Some(m.seq),
+            Message::MakeCallResponse(m) => Some(m.seq),
+            Message::AnswerRequest(m) => Some(m.seq),
+            Message::AnswerResponse(m) => Some(m.seq),
+            Message::DropRequest(m) => Some(m.seq),
+            Message::DropResponse(m) => Some(m.seq),
+            Message::HoldRequest(m) => Some(m.seq),
+            Message::HoldResponse(m) => Some(m.seq),
+            Message::RetrieveRequest(m) => Some(m.seq),
+            Message::RetrieveResponse(m) => Some(m.seq),
+            Message::BlindTransferRequest(m) => Some(m.seq),
+            Message::BlindTransferResponse(m) => Some(m.seq),
+            Message::ConsultTransferRequest(m) => Some(m.seq),
+            Message::ConsultTransferResponse(m) => Some(m.seq),
+            Message::TransferCompleteRequest(m) => Some(m.seq),
+            Message::TransferCompleteResponse(m) => Some(m.seq),
+            Message::SendDtmfRequest(m) => Some(m.seq),
+            Message::SendDtmfResponse(m) => Some(m.seq),
+            Message::RedirectRequest(m) => Some(m.seq),
+            Message::RedirectResponse(m) => Some(m.seq),
             Message::ProviderOpenCompletedEvent(_)
             | Message::ProviderOpenFailedEvent(_)
             | Message::DeviceInServiceEvent(_)
             | Message::DeviceOutOfServiceEvent(_)
+            | Message::NewCallEvent(_)
+            | Message::CallStateChangedEvent(_)
+            | Message::CallEndedEvent(_)
             | Message::Heartbeat(_) => None,
+        }
+    }
+
+    /// The protocol version that introduced this message: a session of an earlier version
+    /// neither sends nor accepts it (`UNKNOWN_MESSAGE`).
+    pub fn since_version(&self) -> u32 {
+        match self {
+            Message::NewCallEvent(_)
+            | Message::CallStateChangedEvent(_)
+            | Message::CallEndedEvent(_)
+            | Message::MakeCallRequest(_)
+            | Message::MakeCallResponse(_)
+            | Message::AnswerRequest(_)
+            | Message::AnswerResponse(_)
+            | Message::DropRequest(_)
+            | Message::DropResponse(_)
+            | Message::HoldRequest(_)
+            | Message::HoldResponse(_)
+            | Message::RetrieveRequest(_)
+            | Message::RetrieveResponse(_)
+            | Message::BlindTransferRequest(_)
+            | Message::BlindTransferResponse(_)
+            | Message::ConsultTransferRequest(_)
+            | Message::ConsultTransferResponse(_)
+            | Message::TransferCompleteRequest(_)
+            | Message::TransferCompleteResponse(_)
+            | Message::SendDtmfRequest(_)
+            | Message::SendDtmfResponse(_)
+            | Message::RedirectRequest(_)
+            | Message::RedirectResponse(_) => CALL_CONTROL_VERSION,
+            _ => 1,
         }
     }
 }

@@ -103,8 +103,10 @@ fn heartbeat_negotiation() {
 #[test]
 fn version_negotiation() {
     assert_eq!(negotiate_version(&[1]), Some(1));
-    assert_eq!(negotiate_version(&[3, 2, 1]), Some(1));
-    assert_eq!(negotiate_version(&[2]), None);
+    assert_eq!(negotiate_version(&[3, 2, 1]), Some(2));
+    assert_eq!(negotiate_version(&[2]), Some(2));
+    assert_eq!(negotiate_version(&[1, 2]), Some(2));
+    assert_eq!(negotiate_version(&[3]), None);
     assert_eq!(negotiate_version(&[]), None);
 }
 

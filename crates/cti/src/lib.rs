@@ -9,6 +9,7 @@
 //! TLS 2749, [`CtiManager::serve_websocket`] serves `/cti` on the HTTPS port, `session` holds
 //! each connection's state machine, `registry` the device watches fed by call control.
 
+mod calls;
 mod connection;
 pub mod keys;
 mod listeners;

@@ -308,34 +308,80 @@ impl CtiManager {
     }
 
     /// Follows call control's registration events and tells the watchers of each device whose
-    /// state changed. After missed events (the task fell behind), every watched device's state
-    /// is read again.
+    /// state changed; and its call events, told to the watchers of each device concerned that
+    /// asked for call events. One task, one subscription of each for the whole node. After
+    /// missed registration events every watched device's state is read again; after missed
+    /// call events the live calls are (`Calls::list`), and the difference is told.
     pub fn spawn_device_events(self: &Arc<Self>) -> JoinHandle<()> {
         let manager = self.clone();
         let mut events = self.callctl.subscribe();
+        let mut calls = self.callctl.calls().subscribe();
         tokio::spawn(async move {
-            loop {
-                match events.recv().await {
-                    Ok(event) => {
-                        let reason = match event.change {
-                            RegistrationChange::Expired => OutOfServiceReason::RegistrationExpired,
-                            _ => OutOfServiceReason::Unregistered,
-                        };
-                        // The hub's current state, not the event's: events of one device
-                        // published concurrently may arrive out of order.
-                        let now = manager.callctl.is_in_service(&event.device);
-                        manager.device_changed(&event.device, now, reason);
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        for device in manager.registry.watched() {
-                            let now = manager.callctl.is_in_service(&device);
-                            manager.device_changed(&device, now, OutOfServiceReason::Unregistered);
+            let mut registrations_open = true;
+            let mut calls_open = true;
+            while registrations_open || calls_open {
+                tokio::select! {
+                    event = events.recv(), if registrations_open => match event {
+                        Ok(event) => {
+                            let reason = match event.change {
+                                RegistrationChange::Expired => {
+                                    OutOfServiceReason::RegistrationExpired
+                                }
+                                _ => OutOfServiceReason::Unregistered,
+                            };
+                            // The hub's current state, not the event's: events of one device
+                            // published concurrently may arrive out of order.
+                            let now = manager.callctl.is_in_service(&event.device);
+                            manager.device_changed(&event.device, now, reason);
                         }
-                    }
-                    Err(RecvError::Closed) => return,
+                        Err(RecvError::Lagged(_)) => {
+                            for device in manager.registry.watched() {
+                                let now = manager.callctl.is_in_service(&device);
+                                manager.device_changed(
+                                    &device,
+                                    now,
+                                    OutOfServiceReason::Unregistered,
+                                );
+                            }
+                        }
+                        Err(RecvError::Closed) => registrations_open = false,
+                    },
+                    event = calls.recv(), if calls_open => match event {
+                        Ok(event) => {
+                            let traces = manager.registry.call_event(&event);
+                            manager.trace_all(traces);
+                        }
+                        Err(RecvError::Lagged(missed)) => manager.resync_calls(missed),
+                        Err(RecvError::Closed) => calls_open = false,
+                    },
                 }
             }
         })
+    }
+
+    /// Call events were missed: the live calls are read again and the difference told.
+    fn resync_calls(&self, missed: u64) {
+        let live = self.callctl.calls().list();
+        self.tracer.emit_default(
+            Service::Cti,
+            &TraceEvent::CtiCallsResynchronised {
+                live: live.len(),
+                missed,
+            },
+        );
+        let traces = self.registry.resync_calls(&live);
+        self.trace_all(traces);
+    }
+
+    /// Writes traces of events sent, in one batch.
+    pub(crate) fn trace_all(&self, traces: Vec<TraceEvent>) {
+        if traces.is_empty() {
+            return;
+        }
+        let mut signal = self.tracer.signal(Service::Cti);
+        for t in &traces {
+            signal.emit_default(t);
+        }
     }
 
     /// A device's state is `in_service` now: tells its watchers if that is news.

@@ -3,17 +3,25 @@
 //! here and go out as `DeviceInServiceEvent` / `DeviceOutOfServiceEvent` to every watcher, only
 //! on a change of state (a refresh, or a second contact of a registered device, tells nobody).
 //!
-//! A device open sends its response (and the immediate `DeviceInServiceEvent`) under the same
-//! lock the events are sent under, so an event can neither overtake the response nor be lost
-//! between the state snapshot and the watch.
+//! Call control's call events come in here too: the [`CallMirror`] (under the same lock) turns
+//! each into the notices owed to the devices concerned, and each goes out as a call event to
+//! the watchers of that device that asked for call events (one subscription for the node,
+//! fanned out through the watch lists: no per-provider receiver).
+//!
+//! A device open sends its response (and the immediate `DeviceInServiceEvent`, then a
+//! `NewCallEvent` per call of the device) under the same lock the events are sent under, so
+//! an event can neither overtake the response nor be lost between the snapshot and the watch.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use switchboard_callctl::{Call, CallEvent};
 use switchboard_cti_proto::{
     DeviceInServiceEvent, DeviceOutOfServiceEvent, DeviceState, Message, OutOfServiceReason,
 };
+use switchboard_trace::TraceEvent;
 
+use crate::calls::{CallMirror, Owed};
 use crate::connection::Link;
 
 /// One provider's open of one device.
@@ -24,6 +32,8 @@ pub(crate) struct Watcher {
     pub handle: u32,
     /// The open's `event_filter.device_state`.
     pub device_state: bool,
+    /// The open's `event_filter.call_state`, in a session of version 2 or later.
+    pub call_state: bool,
 }
 
 struct DeviceWatch {
@@ -38,23 +48,32 @@ pub(crate) struct Delivered {
 }
 
 #[derive(Default)]
+struct Inner {
+    devices: HashMap<String, DeviceWatch, foldhash::fast::RandomState>,
+    calls: CallMirror,
+}
+
+#[derive(Default)]
 pub(crate) struct Registry {
-    devices: Mutex<HashMap<String, DeviceWatch, foldhash::fast::RandomState>>,
+    inner: Mutex<Inner>,
 }
 
 impl Registry {
     /// Adds `watcher` for `device`. Under the lock: reads the state (`in_service_now` for a
     /// device nobody watched yet), queues `response(state)` and, when in service and asked
-    /// for, the `DeviceInServiceEvent`. Returns the state, or `None` when the response could
-    /// not be queued (the connection is being killed; nothing is added).
+    /// for, the `DeviceInServiceEvent`, then, when call events are asked for, a
+    /// `NewCallEvent` per call of the device. Returns the state and the call events' traces,
+    /// or `None` when the response could not be queued (the connection is being killed;
+    /// nothing is added).
     pub fn open(
         &self,
         device: &str,
         watcher: Watcher,
         in_service_now: impl FnOnce() -> bool,
         response: impl FnOnce(DeviceState) -> Message,
-    ) -> Option<DeviceState> {
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+    ) -> Option<(DeviceState, Vec<TraceEvent>)> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Inner { devices, calls } = &mut *inner;
         let in_service = match devices.get(device) {
             Some(watch) => watch.in_service,
             None => in_service_now(),
@@ -70,6 +89,14 @@ impl Registry {
         if in_service && watcher.device_state {
             watcher.link.send(in_service_event(device, watcher.handle));
         }
+        let mut traces = Vec::new();
+        if watcher.call_state {
+            for notice in calls.snapshot(device) {
+                if watcher.link.send(notice.message(device, watcher.handle)) {
+                    traces.push(notice.trace(device, watcher.handle, watcher.provider_id));
+                }
+            }
+        }
         devices
             .entry(device.to_owned())
             .or_insert_with(|| DeviceWatch {
@@ -78,12 +105,13 @@ impl Registry {
             })
             .watchers
             .push(watcher);
-        Some(state)
+        Some((state, traces))
     }
 
     /// Removes one watch.
     pub fn close(&self, device: &str, link_id: u64, handle: u32) {
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let devices = &mut inner.devices;
         if let Some(watch) = devices.get_mut(device) {
             watch
                 .watchers
@@ -103,8 +131,8 @@ impl Registry {
         in_service: bool,
         reason: OutOfServiceReason,
     ) -> Vec<Delivered> {
-        let mut devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(watch) = devices.get_mut(device) else {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(watch) = inner.devices.get_mut(device) else {
             return Vec::new();
         };
         if watch.in_service == in_service {
@@ -132,20 +160,55 @@ impl Registry {
         told
     }
 
+    /// A call event: the mirror follows it and each device concerned is told, through every
+    /// watcher that asked for call events. Returns the traces of what was sent.
+    pub fn call_event(&self, event: &CallEvent) -> Vec<TraceEvent> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let owed = inner.calls.apply(event);
+        deliver(&inner.devices, owed)
+    }
+
+    /// After missed call events: the mirror becomes the live `calls` and the devices are told
+    /// what changed meanwhile. Returns the traces of what was sent.
+    pub fn resync_calls(&self, calls: &[Call]) -> Vec<TraceEvent> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let owed = inner.calls.resync(calls);
+        deliver(&inner.devices, owed)
+    }
+
     /// The devices someone watches (to re-read their state after missed events).
     pub fn watched(&self) -> Vec<String> {
-        let devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
-        devices.keys().cloned().collect()
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.devices.keys().cloned().collect()
     }
 
     /// How many devices are watched, and by how many opens in all.
     pub fn counts(&self) -> (usize, usize) {
-        let devices = self.devices.lock().unwrap_or_else(|p| p.into_inner());
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         (
-            devices.len(),
-            devices.values().map(|w| w.watchers.len()).sum(),
+            inner.devices.len(),
+            inner.devices.values().map(|w| w.watchers.len()).sum(),
         )
     }
+}
+
+/// Sends each notice to the watchers of its device that asked for call events.
+fn deliver(
+    devices: &HashMap<String, DeviceWatch, foldhash::fast::RandomState>,
+    owed: Owed,
+) -> Vec<TraceEvent> {
+    let mut traces = Vec::new();
+    for (device, notice) in owed {
+        let Some(watch) = devices.get(&device) else {
+            continue;
+        };
+        for w in watch.watchers.iter().filter(|w| w.call_state) {
+            if w.link.send(notice.message(&device, w.handle)) {
+                traces.push(notice.trace(&device, w.handle, w.provider_id));
+            }
+        }
+    }
+    traces
 }
 
 fn in_service_event(device: &str, handle: u32) -> Message {

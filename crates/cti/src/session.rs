@@ -13,11 +13,11 @@ use std::time::Duration;
 use switchboard_cti_proto::seal::SealError;
 use switchboard_cti_proto::{
     negotiate_version, Auth, CtiFlags, DeviceCloseRequest, DeviceCloseResponse, DeviceOpenRequest,
-    DeviceOpenResponse, DeviceProtocol, ErrorName, ErrorResponse, LineOpenRequest,
+    DeviceOpenResponse, DeviceProtocol, ErrorName, ErrorResponse, Kind, LineOpenRequest,
     LineOpenResponse, Message, ProviderAuthenticateRequest, ProviderAuthenticateResponse,
     ProviderCloseRequest, ProviderCloseResponse, ProviderOpenCompletedEvent,
     ProviderOpenFailedEvent, ProviderOpenRequest, ProviderOpenResponse, SealedPassword,
-    SUPPORTED_VERSIONS,
+    CALL_CONTROL_VERSION, SUPPORTED_VERSIONS,
 };
 use switchboard_store::model::User;
 use switchboard_store::StoreError;
@@ -27,6 +27,10 @@ use tokio::time::Instant;
 use crate::connection::{Link, Transport};
 use crate::manager::CtiManager;
 use crate::registry::Watcher;
+
+mod call_requests;
+
+pub(crate) use call_requests::CallRequests;
 
 /// What the connection does after a message.
 pub(crate) enum Flow {
@@ -60,6 +64,8 @@ struct Provider {
     userid: String,
     devices: HashMap<u32, OpenDevice>,
     next_handle: u32,
+    /// Call requests being carried out and outstanding consultation transfers.
+    calls: CallRequests,
 }
 
 struct OpenDevice {
@@ -94,6 +100,8 @@ pub(crate) struct Session {
     silence_allowed: Duration,
     last_received: Instant,
     next_line_handle: u32,
+    /// The negotiated protocol version (0 before `ProviderOpenResponse`).
+    version: u32,
 }
 
 impl Session {
@@ -117,6 +125,7 @@ impl Session {
             silence_allowed,
             last_received: Instant::now(),
             next_line_handle: 1,
+            version: 0,
         }
     }
 
@@ -140,18 +149,7 @@ impl Session {
 
     /// Sends an `ErrorResponse` (traced).
     fn error(&self, seq: Option<u32>, error: ErrorName, message: impl Into<String>) {
-        let message = message.into();
-        self.signal().emit_default(&TraceEvent::CtiErrorResponse {
-            seq,
-            error: error.as_str().into(),
-            message: message.clone(),
-        });
-        self.link.send(Message::ErrorResponse(ErrorResponse {
-            seq,
-            error,
-            message,
-            supported_versions: None,
-        }));
+        send_error(&self.manager, &self.link, seq, error, message.into());
     }
 
     /// Bytes that were not a message.
@@ -179,6 +177,9 @@ impl Session {
             Message::LineOpenRequest(r) => self.line_open(r),
             Message::DeviceCloseRequest(r) => self.device_close(r),
             Message::ProviderCloseRequest(r) => self.provider_close(r),
+            m if m.kind() == Kind::Request && m.since_version() >= CALL_CONTROL_VERSION => {
+                self.call_request(m).await
+            }
             other => {
                 self.error(
                     None,
@@ -310,6 +311,7 @@ impl Session {
         });
         drop(signal);
         self.heartbeat_s.store(heartbeat, Ordering::Relaxed);
+        self.version = version;
         self.silence_allowed = Duration::from_secs(u64::from(heartbeat) + u64::from(timer));
         match r.auth {
             Auth::SealedPassword {} => {
@@ -609,6 +611,7 @@ impl Session {
             userid: user.userid.clone(),
             devices: HashMap::new(),
             next_handle: 1,
+            calls: CallRequests::default(),
         });
         Flow::Continue
     }
@@ -735,6 +738,7 @@ impl Session {
             provider_id,
             handle,
             device_state: r.event_filter.device_state,
+            call_state: r.event_filter.call_state && self.version >= CALL_CONTROL_VERSION,
         };
         let callctl = self.manager.callctl.clone();
         let response = |state| {
@@ -748,7 +752,7 @@ impl Session {
                 state,
             })
         };
-        let Some(state) = self.manager.registry.open(
+        let Some((state, call_traces)) = self.manager.registry.open(
             &device.name,
             watcher,
             || callctl.is_in_service(&device.name),
@@ -804,6 +808,9 @@ impl Session {
                 device: device.name.clone(),
                 provider_id,
             });
+        }
+        for t in &call_traces {
+            signal.emit_default(t);
         }
         Flow::Continue
     }
@@ -962,6 +969,40 @@ impl Session {
             });
     }
 }
+
+/// Sends an `ErrorResponse` on `link` (traced); the message is cut to a readable length.
+pub(crate) fn send_error(
+    manager: &CtiManager,
+    link: &Link,
+    seq: Option<u32>,
+    error: ErrorName,
+    message: String,
+) {
+    let message = if message.chars().count() > MAX_MESSAGE {
+        let mut cut: String = message.chars().take(MAX_MESSAGE).collect();
+        cut.push('…');
+        cut
+    } else {
+        message
+    };
+    manager.tracer.emit_default(
+        Service::Cti,
+        &TraceEvent::CtiErrorResponse {
+            seq,
+            error: error.as_str().into(),
+            message: message.clone(),
+        },
+    );
+    link.send(Message::ErrorResponse(ErrorResponse {
+        seq,
+        error,
+        message,
+        supported_versions: None,
+    }));
+}
+
+/// Longest error message sent, in characters.
+const MAX_MESSAGE: usize = 512;
 
 fn flags(user: &User) -> CtiFlags {
     CtiFlags {

@@ -84,6 +84,7 @@ pub(crate) fn api_router() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(ops::set_trace_level))
         .routes(routes!(ops::audit))
         .routes(routes!(ops::registrations))
+        .routes(routes!(ops::calls))
         .routes(routes!(oauth::keys))
         .routes(routes!(oauth::rotate))
         .routes(routes!(oauth::revoke_user))

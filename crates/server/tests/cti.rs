@@ -211,8 +211,19 @@ async fn open_sealed(
     login: &str,
     password: &str,
 ) -> (ProviderOpenResponse, Message) {
-    raw.send(open_request(2, login, Auth::SealedPassword {}))
-        .await;
+    open_sealed_speaking(raw, login, password, &[1]).await
+}
+
+/// [`open_sealed`], offering `versions`.
+async fn open_sealed_speaking(
+    raw: &mut Raw,
+    login: &str,
+    password: &str,
+    versions: &[u32],
+) -> (ProviderOpenResponse, Message) {
+    let mut open = open_request(2, login, Auth::SealedPassword {});
+    open.protocol_versions = versions.to_vec();
+    raw.send(open).await;
     let Message::ProviderOpenResponse(resp) = raw.recv().await else {
         panic!("no ProviderOpenResponse")
     };
@@ -241,6 +252,19 @@ async fn open_sealed(
 async fn provider(n: &Node) -> Raw {
     let mut raw = Raw::connect(n.cti()).await;
     let (_, outcome) = open_sealed(&mut raw, "wwhite", &n.demo_password("wwhite")).await;
+    assert!(
+        matches!(outcome, Message::ProviderOpenCompletedEvent(_)),
+        "{outcome:?}"
+    );
+    raw
+}
+
+/// An open provider for wwhite on the plain port, speaking protocol version 2 (calls).
+async fn provider_v2(n: &Node) -> Raw {
+    let mut raw = Raw::connect(n.cti()).await;
+    let (resp, outcome) =
+        open_sealed_speaking(&mut raw, "wwhite", &n.demo_password("wwhite"), &[1, 2]).await;
+    assert_eq!(resp.protocol_version, 2);
     assert!(
         matches!(outcome, Message::ProviderOpenCompletedEvent(_)),
         "{outcome:?}"
@@ -466,7 +490,7 @@ async fn login_failures_are_named_and_close_only_their_connection() {
     raw.send(req).await;
     let e = raw.error().await;
     assert_eq!(e.error, ErrorName::IncompatibleProtocolVersion);
-    assert_eq!(e.supported_versions, Some(vec![1]));
+    assert_eq!(e.supported_versions, Some(vec![2, 1]));
     assert!(raw.until_closed().await.is_empty());
 
     // The bystander's provider is still served.
@@ -703,7 +727,7 @@ async fn hostile_frames_get_named_errors() {
     raw.send_bytes(&[0, 0, 0, 0]).await;
     assert_eq!(raw.error().await.error, ErrorName::MalformedMessage);
     // An unknown message, and a message only the server sends.
-    raw.send_bytes(&encode_frame(br#"{"type":"MakeCallRequest","seq":3}"#).unwrap())
+    raw.send_bytes(&encode_frame(br#"{"type":"ParkCallRequest","seq":3}"#).unwrap())
         .await;
     assert_eq!(raw.error().await.error, ErrorName::UnknownMessage);
     raw.send(ProviderCloseResponse { seq: 4 }).await;
@@ -1171,4 +1195,1046 @@ mod with_the_client_library {
         );
         n.node.shutdown().await.unwrap();
     }
+}
+
+// ---- calls (protocol version 2) --------------------------------------------------------------
+
+/// The demo's second deskphone, on line 1002 (created by [`call_lab`]).
+const CALLEE: &str = "SEP00AABBCCDDEE";
+const CALLEE_PASSWORD: &str = "Callee-Digest-42";
+
+/// A local port for SIPp, free for UDP and TCP, below the ephemeral range (as in sip.rs).
+fn free_local_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
+        let port = 20_000 + (port - 20_000) % 12_000;
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Registers `device` over UDP with SIPp from `port` (digest).
+fn register_from(n: &Node, device: &str, password: &str, port: u16) {
+    let sip: SocketAddr = n.listener("sip", "udp");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("devices.csv");
+    std::fs::write(
+        &csv,
+        format!("SEQUENTIAL\n{device};[authentication username={device} password={password}]\n"),
+    )
+    .unwrap();
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("sipp")
+        .arg(sip.to_string())
+        .arg("-sf")
+        .arg(scenario("reg_digest.xml"))
+        .arg("-inf")
+        .arg(&csv)
+        .args([
+            "-m",
+            "1",
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args([
+            "-key", "tp", "UDP", "-key", "ctp", "udp", "-key", "expires", "3600",
+        ])
+        .args(["-timeout", "20", "-timeout_error", "-nostdin"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("SIPp is needed (./scripts/test.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "SIPp registration of {device} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The demo's deskphone (line 1001) and a second deskphone on line 1002 (created through the
+/// API), both controlled by wwhite and registered over UDP by SIPp: (caller port, callee port).
+async fn call_lab(n: &Node) -> (u16, u16) {
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1002"})),
+    )
+    .await;
+    n.api(
+        reqwest::Method::POST,
+        "/api/devices",
+        Some(json!({
+            "name": CALLEE, "product": "Cisco 8841", "device_class": "deskphone",
+            "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+            "digest_password": CALLEE_PASSWORD,
+            "lines": [{"index": 1, "dn": "1002"}]
+        })),
+    )
+    .await;
+    control(n, &[PHONE, CALLEE, SOFTPHONE]).await;
+    let (caller_port, callee_port) = (free_local_port(), free_local_port());
+    let phone_password = n.demo_password(PHONE);
+    tokio::task::block_in_place(|| {
+        register_from(n, PHONE, &phone_password, caller_port);
+        register_from(n, CALLEE, CALLEE_PASSWORD, callee_port);
+    });
+    (caller_port, callee_port)
+}
+
+/// Sets the devices wwhite controls.
+async fn control(n: &Node, devices: &[&str]) {
+    n.api(
+        reqwest::Method::PATCH,
+        "/api/users/wwhite",
+        Some(json!({ "controlled_devices": devices })),
+    )
+    .await;
+}
+
+/// A SIPp call scenario over UDP from `port`, in the background (client mode toward the node
+/// when `uac`), after `adjust` changed its text; its log in `dir`.
+fn sipp_call(
+    n: &Node,
+    scenario_file: &str,
+    uac: bool,
+    port: u16,
+    adjust: impl FnOnce(String) -> String,
+    dir: &Path,
+) -> std::process::Child {
+    let text = adjust(std::fs::read_to_string(scenario(scenario_file)).unwrap());
+    let file = dir.join(scenario_file);
+    std::fs::write(&file, text).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.arg("40").arg("sipp");
+    if uac {
+        cmd.arg(n.listener("sip", "udp").to_string());
+    }
+    cmd.arg("-sf")
+        .arg(&file)
+        .args([
+            "-m",
+            "1",
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-timeout", "30", "-timeout_error", "-nostdin"])
+        .args(["-trace_err", "-error_file", "errors.log"])
+        .args(["-key", "dialed", "1002", "-key", "me", "1001"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("SIPp is needed (Debian package sip-tester)")
+}
+
+/// Waits for a SIPp run and asserts it succeeded.
+fn sipp_done(child: std::process::Child, dir: &Path, who: &str) {
+    let out = child.wait_with_output().unwrap();
+    let errors = std::fs::read_to_string(dir.join("errors.log")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "SIPp {who} failed:\n{}{}{errors}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Opens `device` with the given filter; returns its handle, reading the response and the
+/// `DeviceInServiceEvent` that follows for a registered device (when asked for).
+async fn open_with(
+    raw: &mut Raw,
+    seq: u32,
+    device: &str,
+    device_state: bool,
+    call_state: bool,
+) -> u32 {
+    raw.send(DeviceOpenRequest {
+        seq,
+        device_name: device.into(),
+        event_filter: EventFilter {
+            device_state,
+            call_state,
+        },
+    })
+    .await;
+    let Message::DeviceOpenResponse(opened) = raw.recv().await else {
+        panic!("no DeviceOpenResponse for {device}")
+    };
+    if device_state && opened.state == DeviceState::InService {
+        assert!(matches!(raw.recv().await, Message::DeviceInServiceEvent(_)));
+    }
+    opened.device_handle
+}
+
+impl Raw {
+    /// Everything (but heartbeats) that arrives within `wait`.
+    async fn drain(&mut self, wait: Duration) -> Vec<Message> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return seen;
+            }
+            match tokio::time::timeout(left, self.next_raw()).await {
+                Ok(Some(Message::Heartbeat(_))) => {}
+                Ok(Some(m)) => seen.push(m),
+                Ok(None) | Err(_) => return seen,
+            }
+        }
+    }
+    async fn next_raw(&mut self) -> Option<Message> {
+        loop {
+            if let Some(m) = self.decoder.next_message().unwrap() {
+                return Some(m);
+            }
+            let mut buf = [0u8; 4096];
+            match self.stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.decoder.push(&buf[..n]),
+            }
+        }
+    }
+    /// The call events that arrive until `CallEndedEvent` (included).
+    async fn call_events_until_ended(&mut self) -> Vec<Message> {
+        let mut seen = Vec::new();
+        loop {
+            let m = self.recv().await;
+            let end = matches!(m, Message::CallEndedEvent(_));
+            if !matches!(m, Message::Heartbeat(_)) {
+                seen.push(m);
+            }
+            if end {
+                return seen;
+            }
+        }
+    }
+}
+
+/// The expected events of one device's side of a basic call.
+fn side_of_a_call(
+    first: &NewCallEvent,
+    states: &[(CallState, Option<CallCause>)],
+    end: CallCause,
+) -> Vec<Message> {
+    let mut out = vec![Message::NewCallEvent(first.clone())];
+    for (state, cause) in states {
+        out.push(Message::CallStateChangedEvent(CallStateChangedEvent {
+            device_handle: first.device_handle,
+            device_name: first.device_name.clone(),
+            call_id: first.call_id,
+            connection_id: first.connection_id,
+            state: *state,
+            cause: *cause,
+        }));
+    }
+    out.push(Message::CallEndedEvent(CallEndedEvent {
+        device_handle: first.device_handle,
+        device_name: first.device_name.clone(),
+        call_id: first.call_id,
+        connection_id: first.connection_id,
+        cause: end,
+    }));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_events_follow_a_sip_call_between_registered_phones() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    // The callee's provider, the caller's, one that opened the callee without call events,
+    // one that opened nothing, and a version-1 provider that asked for call events.
+    let mut callee = provider_v2(&n).await;
+    let callee_h = open_with(&mut callee, 4, CALLEE, true, true).await;
+    let mut caller = provider_v2(&n).await;
+    let caller_h = open_with(&mut caller, 4, PHONE, true, true).await;
+    let mut no_calls = provider_v2(&n).await;
+    open_with(&mut no_calls, 4, CALLEE, true, false).await;
+    let mut nothing = provider_v2(&n).await;
+    let mut v1 = Raw::connect(n.cti()).await;
+    let (resp, outcome) = open_sealed(&mut v1, "wwhite", &n.demo_password("wwhite")).await;
+    assert_eq!(resp.protocol_version, 1);
+    assert!(matches!(outcome, Message::ProviderOpenCompletedEvent(_)));
+    let v1_h = open_with(&mut v1, 4, CALLEE, true, true).await;
+
+    // 1001 calls 1002; 1002 answers; 1001 hangs up.
+    let (uas_dir, uac_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let uas = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        callee_port,
+        |s| s,
+        uas_dir.path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uac = sipp_call(&n, "call_uac.xml", true, caller_port, |s| s, uac_dir.path());
+    tokio::task::block_in_place(|| {
+        sipp_done(uac, uac_dir.path(), "caller");
+        sipp_done(uas, uas_dir.path(), "callee");
+    });
+
+    let seen = callee.call_events_until_ended().await;
+    let Message::NewCallEvent(first) = &seen[0] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(
+        (
+            first.device_handle,
+            first.device_name.as_str(),
+            first.directory_number.as_str(),
+            first.calling_number.as_str(),
+            first.called_number.as_str(),
+            first.role,
+            first.state
+        ),
+        (
+            callee_h,
+            CALLEE,
+            "1002",
+            "1001",
+            "1002",
+            CallRole::Terminating,
+            CallState::Offering
+        )
+    );
+    assert_eq!(
+        seen,
+        side_of_a_call(
+            first,
+            &[
+                (CallState::Ringing, None),
+                (CallState::Connected, None),
+                (CallState::Disconnected, Some(CallCause::Normal)),
+            ],
+            CallCause::Normal
+        )
+    );
+    let call_id = first.call_id;
+
+    // The caller's provider sees its own side of the same call.
+    let seen = caller.call_events_until_ended().await;
+    let Message::NewCallEvent(mine) = &seen[0] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(mine.call_id, call_id);
+    assert_ne!(mine.connection_id, first.connection_id);
+    assert_eq!(
+        (
+            mine.device_handle,
+            mine.device_name.as_str(),
+            mine.directory_number.as_str(),
+            mine.role,
+            mine.state
+        ),
+        (
+            caller_h,
+            PHONE,
+            "1001",
+            CallRole::Originating,
+            CallState::Offering
+        )
+    );
+    assert_eq!(
+        seen,
+        side_of_a_call(
+            mine,
+            &[
+                (CallState::Ringing, None),
+                (CallState::Connected, None),
+                (CallState::Disconnected, Some(CallCause::Normal)),
+            ],
+            CallCause::Normal
+        )
+    );
+
+    // Nobody else heard of the call.
+    for (who, raw) in [
+        ("no call_state", &mut no_calls),
+        ("no device", &mut nothing),
+        ("version 1", &mut v1),
+    ] {
+        let extra = raw.drain(Duration::from_millis(500)).await;
+        assert!(extra.is_empty(), "{who}: {extra:?}");
+    }
+    // A version-1 session does not know the call requests.
+    v1.send(DropRequest {
+        seq: 9,
+        device_handle: v1_h,
+        call_id,
+    })
+    .await;
+    let e = v1.error().await;
+    assert_eq!((e.seq, e.error), (Some(9), ErrorName::UnknownMessage));
+
+    // The trace tells each event, per provider.
+    let traces = n.traces();
+    for line in [
+        format!(
+            "CTI NewCallEvent ( DH={callee_h} GCID={call_id} CI={} ) deviceName={CALLEE}",
+            first.connection_id
+        ),
+        "calling=1001 called=1002 dn=1002 role=terminating state=offering".to_string(),
+        format!(
+            "CTI CallStateChangedEvent ( DH={callee_h} GCID={call_id} CI={} ) deviceName={CALLEE}",
+            first.connection_id
+        ),
+        "state=disconnected cause=normal".to_string(),
+        format!(
+            "CTI CallEndedEvent ( DH={caller_h} GCID={call_id} CI={} ) deviceName={PHONE}",
+            mine.connection_id
+        ),
+    ] {
+        assert!(traces.contains(&line), "missing trace {line}\n{traces}");
+    }
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_opened_during_a_call_gets_its_snapshot_and_call_requests_are_checked_first() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    let mut callee = provider_v2(&n).await;
+    let callee_h = open_with(&mut callee, 4, CALLEE, true, true).await;
+    let soft_h = open_with(&mut callee, 5, SOFTPHONE, true, true).await;
+    let phone_h = open_with(&mut callee, 6, PHONE, false, false).await;
+    let driver_attached = n.node.state.callctl.phone_control().is_ok();
+
+    // Checks that need no call.
+    let mut not_open = Raw::connect(n.cti()).await;
+    not_open
+        .send(DropRequest {
+            seq: 1,
+            device_handle: 1,
+            call_id: 1,
+        })
+        .await;
+    let e = not_open.error().await;
+    assert_eq!((e.seq, e.error), (Some(1), ErrorName::ProviderNotOpen));
+    let refusals: Vec<(Message, ErrorName)> = vec![
+        (
+            AnswerRequest {
+                seq: 10,
+                device_handle: 99,
+                call_id: 1,
+            }
+            .into(),
+            ErrorName::InvalidDeviceHandle,
+        ),
+        (
+            MakeCallRequest {
+                seq: 11,
+                device_handle: phone_h,
+                destination: "10 02".into(),
+                directory_number: None,
+            }
+            .into(),
+            ErrorName::MalformedMessage,
+        ),
+        (
+            MakeCallRequest {
+                seq: 12,
+                device_handle: phone_h,
+                destination: "9".repeat(65),
+                directory_number: None,
+            }
+            .into(),
+            ErrorName::MalformedMessage,
+        ),
+        (
+            MakeCallRequest {
+                seq: 13,
+                device_handle: phone_h,
+                destination: "1002".into(),
+                directory_number: Some("9999".into()),
+            }
+            .into(),
+            ErrorName::LineNotFound,
+        ),
+        (
+            SendDtmfRequest {
+                seq: 14,
+                device_handle: callee_h,
+                call_id: 1,
+                digits: "12X".into(),
+            }
+            .into(),
+            ErrorName::CtierrInvalidDtmfdigits,
+        ),
+        (
+            SendDtmfRequest {
+                seq: 15,
+                device_handle: callee_h,
+                call_id: 1,
+                digits: "1".repeat(33),
+            }
+            .into(),
+            ErrorName::CtierrInvalidDtmfdigits,
+        ),
+        (
+            AnswerRequest {
+                seq: 16,
+                device_handle: callee_h,
+                call_id: 999_999,
+            }
+            .into(),
+            ErrorName::CtierrCallNotExist,
+        ),
+        // The softphone is not registered: it cannot place a call.
+        (
+            MakeCallRequest {
+                seq: 17,
+                device_handle: soft_h,
+                destination: "1002".into(),
+                directory_number: None,
+            }
+            .into(),
+            ErrorName::CtierrDeviceOutOfService,
+        ),
+    ];
+    for (request, expected) in refusals {
+        let seq = request.seq();
+        callee.send(request).await;
+        let e = callee.error().await;
+        assert_eq!((e.seq, e.error), (seq, expected), "{}", e.message);
+    }
+
+    // 1001 calls 1002, which rings; the caller gives up after 8 s.
+    let (uas_dir, uac_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let uas = sipp_call(
+        &n,
+        "call_uas_ring.xml",
+        false,
+        callee_port,
+        |s| s,
+        uas_dir.path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uac = sipp_call(
+        &n,
+        "call_uac_cancel.xml",
+        true,
+        caller_port,
+        |s| {
+            s.replacen(
+                r#"<recv response="180"/>"#,
+                "<recv response=\"180\"/>\n  <pause milliseconds=\"8000\"/>",
+                1,
+            )
+        },
+        uac_dir.path(),
+    );
+    let Message::NewCallEvent(new) = callee.recv().await else {
+        panic!("no NewCallEvent")
+    };
+    let call_id = new.call_id;
+    let ringing = callee.recv().await;
+    assert!(
+        matches!(&ringing, Message::CallStateChangedEvent(e) if e.state == CallState::Ringing),
+        "{ringing:?}"
+    );
+
+    // A provider that opens the caller's device now gets the call in its snapshot.
+    let mut late = provider_v2(&n).await;
+    late.send(DeviceOpenRequest {
+        seq: 4,
+        device_name: PHONE.into(),
+        event_filter: EventFilter {
+            device_state: false,
+            call_state: true,
+        },
+    })
+    .await;
+    let Message::DeviceOpenResponse(opened) = late.recv().await else {
+        panic!()
+    };
+    let snapshot = late.recv().await;
+    let Message::NewCallEvent(snap) = &snapshot else {
+        panic!("{snapshot:?}")
+    };
+    assert_eq!(
+        (
+            snap.device_handle,
+            snap.call_id,
+            snap.role,
+            snap.state,
+            snap.directory_number.as_str()
+        ),
+        (
+            opened.device_handle,
+            call_id,
+            CallRole::Originating,
+            CallState::Ringing,
+            "1001"
+        )
+    );
+
+    // Checks that need the call.
+    callee
+        .send(DropRequest {
+            seq: 20,
+            device_handle: soft_h,
+            call_id,
+        })
+        .await;
+    let e = callee.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(20), ErrorName::CtierrCallNotOnDevice)
+    );
+    // Every check passed: the phone side decides (no phone control on this node yet:
+    // unavailable; once attached, a ringing call cannot be held).
+    callee
+        .send(HoldRequest {
+            seq: 21,
+            device_handle: callee_h,
+            call_id,
+        })
+        .await;
+    let e = callee.error().await;
+    let expected = if driver_attached {
+        ErrorName::IllegalCallstate
+    } else {
+        ErrorName::CtierrCallControlUnavailable
+    };
+    assert_eq!((e.seq, e.error), (Some(21), expected), "{}", e.message);
+    // The callee no longer allows control from CTI, then the user no longer controls it:
+    // refused at once.
+    for (allow, seq, expected) in [
+        (false, 23, ErrorName::CtierrAccessToDeviceDenied),
+        (true, 24, expected),
+    ] {
+        n.api(
+            reqwest::Method::PATCH,
+            &format!("/api/devices/{CALLEE}"),
+            Some(json!({ "allow_cti_control": allow })),
+        )
+        .await;
+        callee
+            .send(HoldRequest {
+                seq,
+                device_handle: callee_h,
+                call_id,
+            })
+            .await;
+        let e = callee.error().await;
+        assert_eq!((e.seq, e.error), (Some(seq), expected), "{}", e.message);
+    }
+    control(&n, &[PHONE, SOFTPHONE]).await;
+    callee
+        .send(HoldRequest {
+            seq: 22,
+            device_handle: callee_h,
+            call_id,
+        })
+        .await;
+    let e = callee.error().await;
+    assert_eq!(
+        (e.seq, e.error),
+        (Some(22), ErrorName::CtierrEnduserNotAssociatedWithDevice)
+    );
+
+    tokio::task::block_in_place(|| {
+        sipp_done(uac, uac_dir.path(), "caller");
+        sipp_done(uas, uas_dir.path(), "callee");
+    });
+    let rest = callee.call_events_until_ended().await;
+    assert_eq!(
+        rest,
+        vec![
+            Message::CallStateChangedEvent(CallStateChangedEvent {
+                device_handle: callee_h,
+                device_name: CALLEE.into(),
+                call_id,
+                connection_id: new.connection_id,
+                state: CallState::Disconnected,
+                cause: Some(CallCause::Cancelled),
+            }),
+            Message::CallEndedEvent(CallEndedEvent {
+                device_handle: callee_h,
+                device_name: CALLEE.into(),
+                call_id,
+                connection_id: new.connection_id,
+                cause: CallCause::Cancelled,
+            }),
+        ]
+    );
+    let late_rest = late.call_events_until_ended().await;
+    assert!(
+        matches!(late_rest.last(), Some(Message::CallEndedEvent(e)) if e.cause == CallCause::Cancelled),
+        "{late_rest:?}"
+    );
+
+    let traces = n.traces();
+    for line in [
+        format!("CTI HoldRequest ( seq#=21 DH={callee_h} GCID={call_id})"),
+        format!("CTI ErrorResponse ( seq#=21 error={expected}"),
+        format!("CTI SendDtmfRequest ( seq#=14 DH={callee_h} GCID=1 digits=[3])"),
+        "error=CTIERR_INVALID_DTMFDIGITS".to_string(),
+    ] {
+        assert!(traces.contains(&line), "missing trace {line}\n{traces}");
+    }
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_ringing_ends_the_call_on_the_devices_that_did_not_answer() {
+    const SECOND: &str = "SEP00AABBCCDDEF";
+    const SECOND_PASSWORD: &str = "Second-Digest-43";
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    // A second deskphone on line 1002: both ring.
+    n.api(
+        reqwest::Method::POST,
+        "/api/devices",
+        Some(json!({
+            "name": SECOND, "product": "Cisco 8841", "device_class": "deskphone",
+            "owner": "wwhite", "security_profile": "Cisco 8841 - Standard SIP Digest Profile",
+            "digest_password": SECOND_PASSWORD,
+            "lines": [{"index": 1, "dn": "1002"}]
+        })),
+    )
+    .await;
+    control(&n, &[PHONE, CALLEE, SECOND]).await;
+    let second_port = free_local_port();
+    tokio::task::block_in_place(|| register_from(&n, SECOND, SECOND_PASSWORD, second_port));
+    let mut p = provider_v2(&n).await;
+    let callee_h = open_with(&mut p, 4, CALLEE, false, true).await;
+    let second_h = open_with(&mut p, 5, SECOND, false, true).await;
+
+    // The callee answers; the second deskphone rings until the node cancels it.
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let answering = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        callee_port,
+        |s| s,
+        dirs[0].path(),
+    );
+    let ringing = sipp_call(
+        &n,
+        "call_uas_ring.xml",
+        false,
+        second_port,
+        |s| s,
+        dirs[1].path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let caller = sipp_call(&n, "call_uac.xml", true, caller_port, |s| s, dirs[2].path());
+    tokio::task::block_in_place(|| {
+        sipp_done(caller, dirs[2].path(), "caller");
+        sipp_done(answering, dirs[0].path(), "answering callee");
+        sipp_done(ringing, dirs[1].path(), "ringing callee");
+    });
+
+    // Events of both devices, in the order sent; each device's own sequence checked.
+    let mut by_handle: std::collections::HashMap<u32, Vec<Message>> = Default::default();
+    let mut ended = 0;
+    while ended < 2 {
+        let m = p.recv().await;
+        let handle = match &m {
+            Message::NewCallEvent(e) => e.device_handle,
+            Message::CallStateChangedEvent(e) => e.device_handle,
+            Message::CallEndedEvent(e) => {
+                ended += 1;
+                e.device_handle
+            }
+            Message::Heartbeat(_) => continue,
+            other => panic!("{other:?}"),
+        };
+        by_handle.entry(handle).or_default().push(m);
+    }
+    let Some(Message::NewCallEvent(first)) = by_handle[&callee_h].first().cloned() else {
+        panic!("{by_handle:?}")
+    };
+    assert_eq!(
+        by_handle[&callee_h],
+        side_of_a_call(
+            &first,
+            &[
+                (CallState::Ringing, None),
+                (CallState::Connected, None),
+                (CallState::Disconnected, Some(CallCause::Normal)),
+            ],
+            CallCause::Normal
+        )
+    );
+    let Some(Message::NewCallEvent(other)) = by_handle[&second_h].first().cloned() else {
+        panic!("{by_handle:?}")
+    };
+    assert_eq!(
+        (
+            other.call_id,
+            other.connection_id,
+            other.device_name.as_str(),
+            other.role
+        ),
+        (
+            first.call_id,
+            first.connection_id,
+            SECOND,
+            CallRole::Terminating
+        )
+    );
+    assert_eq!(
+        by_handle[&second_h],
+        side_of_a_call(
+            &other,
+            &[(CallState::Ringing, None)],
+            CallCause::AnsweredElsewhere
+        )
+    );
+    assert!(p.drain(Duration::from_millis(500)).await.is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+/// Reads `raw` until a message satisfies `done`; returns what came (heartbeats left out).
+async fn until_call_event(raw: &mut Raw, done: impl Fn(&Message) -> bool) -> Vec<Message> {
+    let mut seen = Vec::new();
+    loop {
+        let m = raw.recv().await;
+        let stop = done(&m);
+        if !matches!(m, Message::Heartbeat(_)) {
+            seen.push(m);
+        }
+        if stop {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the B2BUA PhoneControl (branch b2bua2)"]
+async fn make_call_and_drop_drive_the_sipp_phones() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    assert!(n.node.state.callctl.phone_control().is_ok());
+    let mut p = provider_v2(&n).await;
+    let phone_h = open_with(&mut p, 4, PHONE, false, true).await;
+    let mut q = provider_v2(&n).await;
+    let callee_h = open_with(&mut q, 4, CALLEE, false, true).await;
+    // The deskphone answers the node's auto-answer INVITE, then 1002 answers; both wait for
+    // the BYE.
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let phone = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        caller_port,
+        |s| s,
+        dirs[0].path(),
+    );
+    let callee = sipp_call(
+        &n,
+        "call_uas.xml",
+        false,
+        callee_port,
+        |s| s,
+        dirs[1].path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    p.send(MakeCallRequest {
+        seq: 10,
+        device_handle: phone_h,
+        destination: "1002".into(),
+        directory_number: None,
+    })
+    .await;
+    let seen = until_call_event(&mut p, |m| matches!(m, Message::MakeCallResponse(_))).await;
+    let Some(Message::MakeCallResponse(made)) = seen.last().cloned() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!((made.seq, made.device_handle), (10, phone_h));
+    let call_id = made.call_id;
+    let connected = |h: u32| {
+        move |m: &Message| {
+            matches!(m, Message::CallStateChangedEvent(e)
+                if e.device_handle == h && e.state == CallState::Connected)
+        }
+    };
+    let mine = until_call_event(&mut p, connected(phone_h)).await;
+    assert!(
+        seen.iter()
+            .chain(&mine)
+            .any(|m| matches!(m, Message::NewCallEvent(e)
+            if e.call_id == call_id && e.role == CallRole::Originating)),
+        "{seen:?} {mine:?}"
+    );
+    let theirs = until_call_event(&mut q, connected(callee_h)).await;
+    assert!(
+        matches!(&theirs[0], Message::NewCallEvent(e)
+            if e.role == CallRole::Terminating && e.calling_number == "1001"),
+        "{theirs:?}"
+    );
+
+    // Hang up from CTI: both phones get their BYE.
+    p.send(DropRequest {
+        seq: 11,
+        device_handle: phone_h,
+        call_id,
+    })
+    .await;
+    let rest = until_call_event(&mut p, |m| matches!(m, Message::CallEndedEvent(_))).await;
+    assert!(rest.contains(&Message::DropResponse(DropResponse {
+        seq: 11,
+        device_handle: phone_h,
+        call_id
+    })));
+    assert!(
+        matches!(rest.last(), Some(Message::CallEndedEvent(e)) if e.cause == CallCause::Normal),
+        "{rest:?}"
+    );
+    let rest = q.call_events_until_ended().await;
+    assert!(
+        matches!(rest.last(), Some(Message::CallEndedEvent(e)) if e.cause == CallCause::Normal),
+        "{rest:?}"
+    );
+    tokio::task::block_in_place(|| {
+        sipp_done(phone, dirs[0].path(), "deskphone");
+        sipp_done(callee, dirs[1].path(), "callee");
+    });
+    n.node.shutdown().await.unwrap();
+}
+
+/// Call control's call events overflow the CTI Manager's subscription (one thread: the manager
+/// cannot read while the calls are made): it reads the live calls again, ends the call it
+/// missed the end of and tells the one it missed the start of.
+#[tokio::test(flavor = "current_thread")]
+async fn missed_call_events_are_made_good_from_the_live_calls() {
+    use switchboard_callctl::{Cause, LegState, Side};
+    let n = boot().await;
+    let mut p = provider_v2(&n).await;
+    let h = open_with(&mut p, 4, PHONE, false, true).await;
+    let calls = n.node.state.callctl.calls();
+    let first = calls.new_call("1001", Some(PHONE), "1002");
+    calls
+        .transition(first.id, Side::Caller, LegState::Offering, None)
+        .unwrap();
+    let Message::NewCallEvent(new) = p.recv().await else {
+        panic!("no NewCallEvent")
+    };
+    assert_eq!((new.call_id, new.device_handle), (first.id, h));
+
+    // Without yielding: the first call ends, 2,000 calls of other devices come and go (8,000
+    // events, twice the broadcast's capacity), then a second call of the deskphone starts.
+    calls.disconnect(first.id, Cause::Busy).unwrap();
+    for _ in 0..2_000 {
+        let other = calls.new_call("2001", Some("SEPOTHER"), "2002");
+        calls.disconnect(other.id, Cause::Failed).unwrap();
+    }
+    let second = calls.new_call("1001", Some(PHONE), "1003");
+    calls
+        .transition(second.id, Side::Caller, LegState::Offering, None)
+        .unwrap();
+
+    let seen: Vec<Message> = p.drain(Duration::from_secs(2)).await;
+    assert_eq!(
+        seen,
+        vec![
+            Message::CallEndedEvent(CallEndedEvent {
+                device_handle: h,
+                device_name: PHONE.into(),
+                call_id: first.id,
+                connection_id: first.caller.id,
+                cause: CallCause::Unknown,
+            }),
+            Message::NewCallEvent(NewCallEvent {
+                device_handle: h,
+                device_name: PHONE.into(),
+                call_id: second.id,
+                connection_id: second.caller.id,
+                directory_number: "1001".into(),
+                calling_number: "1001".into(),
+                called_number: "1003".into(),
+                role: CallRole::Originating,
+                state: CallState::Offering,
+            }),
+        ]
+    );
+    assert!(n
+        .traces()
+        .contains("CTI call events resynchronised: 1 calls live"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_callee_ends_the_call_with_cause_busy_on_both_sides() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    let mut p = provider_v2(&n).await;
+    let caller_h = open_with(&mut p, 4, PHONE, false, true).await;
+    let callee_h = open_with(&mut p, 5, CALLEE, false, true).await;
+    let (uas_dir, uac_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let uas = sipp_call(
+        &n,
+        "call_uas_busy.xml",
+        false,
+        callee_port,
+        |s| s,
+        uas_dir.path(),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let uac = sipp_call(
+        &n,
+        "call_uac_refused.xml",
+        true,
+        caller_port,
+        |s| s.replace("@CODE@", "486"),
+        uac_dir.path(),
+    );
+    tokio::task::block_in_place(|| {
+        sipp_done(uac, uac_dir.path(), "caller");
+        sipp_done(uas, uas_dir.path(), "callee");
+    });
+    let mut by_handle: std::collections::HashMap<u32, Vec<Message>> = Default::default();
+    let mut ended = 0;
+    while ended < 2 {
+        let m = p.recv().await;
+        let handle = match &m {
+            Message::NewCallEvent(e) => e.device_handle,
+            Message::CallStateChangedEvent(e) => e.device_handle,
+            Message::CallEndedEvent(e) => {
+                ended += 1;
+                e.device_handle
+            }
+            Message::Heartbeat(_) => continue,
+            other => panic!("{other:?}"),
+        };
+        by_handle.entry(handle).or_default().push(m);
+    }
+    for (h, role) in [
+        (caller_h, CallRole::Originating),
+        (callee_h, CallRole::Terminating),
+    ] {
+        let Some(Message::NewCallEvent(first)) = by_handle[&h].first().cloned() else {
+            panic!("{by_handle:?}")
+        };
+        assert_eq!((first.role, first.state), (role, CallState::Offering));
+        assert_eq!(
+            by_handle[&h],
+            side_of_a_call(
+                &first,
+                &[(CallState::Disconnected, Some(CallCause::Busy))],
+                CallCause::Busy
+            )
+        );
+    }
+    n.node.shutdown().await.unwrap();
 }

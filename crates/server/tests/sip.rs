@@ -665,6 +665,47 @@ async fn sha256_digest_replay_interval_and_star_removal() {
         )
         .await;
     assert!(next.starts_with("SIP/2.0 200 OK\r\n"), "{next}");
+    // With SHA-256 not offered, the 401 holds the MD5 challenge alone (for stacks that give
+    // up on an algorithm they do not know), and an MD5 answer registers.
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipDigestOfferSha256",
+        Some(json!({"value": "0"})),
+    )
+    .await;
+    let mut md5_only = Vec::new();
+    for cseq in 200..250 {
+        let answer = c.register(dev, "sha-1", cseq, &contact, 3600, "").await;
+        md5_only = answer
+            .lines()
+            .filter(|l| l.starts_with("WWW-Authenticate:"))
+            .map(str::to_string)
+            .collect();
+        if md5_only.len() == 1 {
+            let nonce = nonce_for(&answer, "MD5");
+            let ok = c
+                .register(
+                    dev,
+                    "sha-1",
+                    cseq + 100,
+                    &contact,
+                    3600,
+                    &authorization(DigestAlgorithm::Md5, dev, &password, &nonce, 1),
+                )
+                .await;
+            assert!(ok.starts_with("SIP/2.0 200 OK\r\n"), "{ok}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(md5_only.len(), 1, "{md5_only:?}");
+    assert!(md5_only[0].contains("algorithm=MD5"), "{md5_only:?}");
+    n.api(
+        reqwest::Method::PUT,
+        "/api/params/SipDigestOfferSha256",
+        Some(json!({"value": "1"})),
+    )
+    .await;
     // A forged nonce is challenged again.
     let forged = c
         .register(
@@ -2095,5 +2136,69 @@ async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
             ..
         })
     ));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn live_calls_are_listed_with_both_sides_while_connected() {
+    let n = boot().await;
+    let (caller_port, callee_port) = call_lab(&n).await;
+    assert_eq!(
+        n.api(reqwest::Method::GET, "/api/calls", None).await,
+        json!([])
+    );
+    // The caller talks for 3 s instead of 300 ms, long enough to look at the call.
+    let dir = tempfile::tempdir().unwrap();
+    let talk = dir.path().join("call_uac_talk.xml");
+    let text = std::fs::read_to_string(scenario("call_uac.xml")).unwrap();
+    assert!(text.contains("<pause milliseconds=\"300\"/>"));
+    std::fs::write(
+        &talk,
+        text.replace(
+            "<pause milliseconds=\"300\"/>",
+            "<pause milliseconds=\"3000\"/>",
+        ),
+    )
+    .unwrap();
+    let uas_dir = tempfile::tempdir().unwrap();
+    let callee = sipp_call("call_uas.xml", None, callee_port, &[], None, uas_dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let caller = sipp_call(
+        talk.to_str().unwrap(),
+        Some(n.sip("udp")),
+        caller_port,
+        &[("dialed", "1002"), ("me", "1001")],
+        None,
+        dir.path(),
+    );
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let calls = n.api(reqwest::Method::GET, "/api/calls", None).await;
+        if calls[0]["callee"]["state"] == "connected" {
+            listed = calls;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let call = &listed[0];
+    assert_eq!(call["caller"]["number"], "1001");
+    assert_eq!(call["caller"]["device"], "SEP001794625DE5");
+    assert_eq!(call["caller"]["state"], "connected");
+    assert_eq!(call["caller"]["side"], "caller");
+    assert_eq!(call["callee"]["number"], "1002");
+    assert_eq!(call["callee"]["device"], CALLEE);
+    assert_eq!(call["callee"]["offered"], json!([CALLEE]));
+    assert_eq!(call["callee"]["cause"], Value::Null);
+    assert_ne!(call["caller"]["id"], call["callee"]["id"]);
+
+    let (ok, out) = tokio::task::block_in_place(|| finish(caller, dir.path()));
+    assert!(ok, "{out}");
+    let (ok, out) = tokio::task::block_in_place(|| finish(callee, uas_dir.path()));
+    assert!(ok, "{out}");
+    assert_eq!(
+        n.api(reqwest::Method::GET, "/api/calls", None).await,
+        json!([])
+    );
     n.node.shutdown().await.unwrap();
 }

@@ -61,6 +61,8 @@ pub struct Registrar {
     max_expires: AtomicU32,
     min_expires: AtomicU32,
     sha256_first: AtomicBool,
+    /// Whether the challenge offers SHA-256 at all.
+    offer_sha256: AtomicBool,
     /// `ClusterSIPOAuthMode`.
     oauth_mode: AtomicBool,
     bearer: RwLock<Option<Arc<dyn BearerVerifier>>>,
@@ -99,6 +101,7 @@ impl Registrar {
             max_expires: AtomicU32::new(120),
             min_expires: AtomicU32::new(60),
             sha256_first: AtomicBool::new(false),
+            offer_sha256: AtomicBool::new(true),
             oauth_mode: AtomicBool::new(false),
             bearer: RwLock::new(None),
         }
@@ -122,6 +125,9 @@ impl Registrar {
         }
         if let Ok(v) = self.store.param_i64("SipDigestSha256Preferred").await {
             self.sha256_first.store(v == 1, Ordering::Relaxed);
+        }
+        if let Ok(v) = self.store.param_i64("SipDigestOfferSha256").await {
+            self.offer_sha256.store(v == 1, Ordering::Relaxed);
         }
         if let Ok(v) = self.store.param_i64("ClusterSIPOAuthMode").await {
             self.oauth_mode.store(v == 1, Ordering::Relaxed);
@@ -566,10 +572,12 @@ impl Registrar {
         let stale = if stale { ", stale=true" } else { "" };
         let mut response = self.response(req, 401, "Unauthorized");
         // Most preferred first (RFC 8760 §2.4); most phones answer only the first.
-        let order = if self.sha256_first.load(Ordering::Relaxed) {
-            [DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
+        let order: &[DigestAlgorithm] = if !self.offer_sha256.load(Ordering::Relaxed) {
+            &[DigestAlgorithm::Md5]
+        } else if self.sha256_first.load(Ordering::Relaxed) {
+            &[DigestAlgorithm::Sha256, DigestAlgorithm::Md5]
         } else {
-            [DigestAlgorithm::Md5, DigestAlgorithm::Sha256]
+            &[DigestAlgorithm::Md5, DigestAlgorithm::Sha256]
         };
         for alg in order {
             let value = format!(
@@ -577,7 +585,11 @@ impl Registrar {
             );
             response = response.with_header("WWW-Authenticate", &value);
         }
-        let algorithms = order.map(|a| a.as_str()).join(",");
+        let algorithms = order
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         Box::new(Refusal {
             response,
             device: device.name.clone(),

@@ -90,6 +90,12 @@ pub const PARAMS: &[ParamDef] = &[
         description: "Digest challenge order: 0 MD5 first then SHA-256 (what phones expect), 1 SHA-256 first (RFC 8760)",
     },
     ParamDef {
+        name: "SipDigestOfferSha256",
+        default: "1",
+        kind: ParamKind::Flag,
+        description: "1: the 401 offers SHA-256 beside MD5 (RFC 8760); 0: MD5 only, for phones that give up on a challenge whose algorithm they do not know (e.g. baresip 1.0)",
+    },
+    ParamDef {
         name: "CredentialPolicyFailedLogonThreshold",
         default: "5",
         kind: ParamKind::Range(0, 100),

@@ -152,6 +152,9 @@ fn the_readme_tour_works_against_a_running_node() {
         "configured ports listed: {out}"
     );
 
+    assert_eq!(node.ok(&["calls"]), "no live calls\n");
+    assert_eq!(node.ok(&["--json", "calls"]).trim(), "[]");
+
     let out = node.ok(&["device", "list"]);
     assert!(
         out.contains("SEP001794625DE5") && out.contains("CSFwwhite"),
@@ -585,7 +588,10 @@ fn the_cti_console_opens_a_provider_and_a_device_then_quits() {
             "SEP001794625DE5",
             "--password-stdin",
         ],
-        Some(&format!("{password}\nline 1 1001\nquit\n")),
+        Some(&format!(
+            "{password}\nline 1 1001\nmakecall SEP001794625DE5 1002\ndtmf 5 12X DH=1\n\
+             answer 5\nquit\n"
+        )),
     );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -599,10 +605,19 @@ fn the_cti_console_opens_a_provider_and_a_device_then_quits() {
         "← ProviderOpenCompletedEvent",
         "← DeviceOpenResponse seq=3 DH=1 SEP001794625DE5",
         "← LineOpenResponse",
+        // Call commands: the deskphone is not registered; the digits are not DTMF.
+        "→ MakeCallRequest seq=5 DH=1 destination=1002",
+        "← ErrorResponse seq=5 CTIERR_DEVICE_OUT_OF_SERVICE",
+        "→ SendDtmfRequest seq=6 DH=1 call=5 digits=12X",
+        "← ErrorResponse seq=6 CTIERR_INVALID_DTMFDIGITS",
         "← ProviderCloseResponse",
     ] {
         assert!(text.contains(step), "missing {step}:\n{text}");
     }
+    assert!(text.contains("filter=device_state,call_state"), "{text}");
+    // A call the console has not seen on an open device: said so, nothing sent.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("call 5 is not on an open device"), "{err}");
     assert!(!text.contains(&password));
     // Over TLS, with a wrong password: the error name and a failing exit code.
     let out = cli_in(

@@ -250,6 +250,46 @@ pub enum TraceEvent {
         provider_id: Option<u32>,
         reason: String,
     },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI NewCallEvent ( DH=1 GCID=1 CI=3 )
+    /// deviceName=SEP00AABBCCDDEE provider id=16777224 calling=1001 called=1002 dn=1002
+    /// role=terminating state=offering` (one line)
+    CtiNewCallEvent {
+        handle: u32,
+        device: String,
+        provider_id: u32,
+        call: u64,
+        connection: u64,
+        calling: String,
+        called: String,
+        dn: String,
+        role: String,
+        state: String,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI CallStateChangedEvent ( DH=1 GCID=1 CI=3 )
+    /// deviceName=SEP00AABBCCDDEE provider id=16777224 state=disconnected cause=normal`
+    /// (`cause=` only with one)
+    CtiCallStateChangedEvent {
+        handle: u32,
+        device: String,
+        provider_id: u32,
+        call: u64,
+        connection: u64,
+        state: String,
+        cause: Option<String>,
+    },
+    /// `[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI CallEndedEvent ( DH=1 GCID=1 CI=3 )
+    /// deviceName=SEP00AABBCCDDEE provider id=16777224 cause=normal`
+    CtiCallEndedEvent {
+        handle: u32,
+        device: String,
+        provider_id: u32,
+        call: u64,
+        connection: u64,
+        cause: String,
+    },
+    /// The CTI Manager re-read the live calls after it fell behind call control's events:
+    /// `CTI call events resynchronised: 3 calls live, 12 events missed`.
+    CtiCallsResynchronised { live: usize, missed: u64 },
     /// `SuperProvider = Disabled CallParkRetrievalAllowed = Disabled ModifyCallingNumber = Disabled
     /// CTI Enabled = Enabled CallMonitor=Disabled CallRecord=Disabled Userid = wwhite result=0`
     /// (one line; `Enabled`/`Disabled` from the booleans)

@@ -39,6 +39,7 @@ impl TraceEvent {
             | AuthenticationFailed { .. }
             | CtiProviderOpenFailed { .. }
             | CtiErrorResponse { .. }
+            | CtiCallsResynchronised { .. }
             | LocalUserLockedOut { .. }
             | OAuthGrantRefused { .. }
             | OAuthRefreshTokenReused { .. } => Level::Error,
@@ -131,6 +132,9 @@ impl TraceEvent {
             | CtiProviderOpenCompleted { .. }
             | CtiRequestIn { .. }
             | CtiResponseOut { .. }
+            | CtiNewCallEvent { .. }
+            | CtiCallStateChangedEvent { .. }
+            | CtiCallEndedEvent { .. }
             | CtiConnectionClosed { .. }
             | OAuthTokenIssued { .. }
             | OAuthTokensRevoked { .. }
@@ -325,6 +329,42 @@ impl fmt::Display for TraceEvent {
                 }
                 write!(f, " ({reason})")
             }
+            CtiNewCallEvent {
+                handle,
+                device,
+                provider_id,
+                call,
+                connection,
+                calling,
+                called,
+                dn,
+                role,
+                state,
+            } => write!(
+                f,
+                "{CTI_OUT} NewCallEvent ( DH={handle} GCID={call} CI={connection} ) deviceName={device} \
+                 provider id={provider_id} calling={calling} called={called} dn={dn} role={role} state={state}"
+            ),
+            CtiCallStateChangedEvent { handle, device, provider_id, call, connection, state, cause } => {
+                write!(
+                    f,
+                    "{CTI_OUT} CallStateChangedEvent ( DH={handle} GCID={call} CI={connection} ) \
+                     deviceName={device} provider id={provider_id} state={state}"
+                )?;
+                if let Some(cause) = cause {
+                    write!(f, " cause={cause}")?;
+                }
+                Ok(())
+            }
+            CtiCallEndedEvent { handle, device, provider_id, call, connection, cause } => write!(
+                f,
+                "{CTI_OUT} CallEndedEvent ( DH={handle} GCID={call} CI={connection} ) deviceName={device} \
+                 provider id={provider_id} cause={cause}"
+            ),
+            CtiCallsResynchronised { live, missed } => write!(
+                f,
+                "CTI call events resynchronised: {live} calls live, {missed} events missed"
+            ),
             CtiUserSettings {
                 userid,
                 super_provider,

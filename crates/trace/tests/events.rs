@@ -270,3 +270,78 @@ fn config_file_service_texts() {
         "Config file request from 127.0.0.1:40000 refused: 400 for /../../etc/passwd\\n00000001.000 |fake (not a config file name)"
     );
 }
+
+#[test]
+fn cti_call_event_texts() {
+    use TraceEvent::*;
+    let cases: Vec<(TraceEvent, &str, Level)> = vec![
+        (
+            CtiNewCallEvent {
+                handle: 1,
+                device: s("SEP00AABBCCDDEE"),
+                provider_id: 16777224,
+                call: 1,
+                connection: 3,
+                calling: s("1001"),
+                called: s("1002"),
+                dn: s("1002"),
+                role: s("terminating"),
+                state: s("offering"),
+            },
+            "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI NewCallEvent ( DH=1 GCID=1 CI=3 ) \
+             deviceName=SEP00AABBCCDDEE provider id=16777224 calling=1001 called=1002 dn=1002 \
+             role=terminating state=offering",
+            Level::Info,
+        ),
+        (
+            CtiCallStateChangedEvent {
+                handle: 1,
+                device: s("SEP00AABBCCDDEE"),
+                provider_id: 16777224,
+                call: 1,
+                connection: 3,
+                state: s("disconnected"),
+                cause: Some(s("normal")),
+            },
+            "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI CallStateChangedEvent ( DH=1 GCID=1 CI=3 ) \
+             deviceName=SEP00AABBCCDDEE provider id=16777224 state=disconnected cause=normal",
+            Level::Info,
+        ),
+        (
+            CtiCallStateChangedEvent {
+                handle: 1,
+                device: s("SEP00AABBCCDDEE"),
+                provider_id: 16777224,
+                call: 1,
+                connection: 3,
+                state: s("ringing"),
+                cause: None,
+            },
+            "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI CallStateChangedEvent ( DH=1 GCID=1 CI=3 ) \
+             deviceName=SEP00AABBCCDDEE provider id=16777224 state=ringing",
+            Level::Info,
+        ),
+        (
+            CtiCallEndedEvent {
+                handle: 1,
+                device: s("SEP00AABBCCDDEE"),
+                provider_id: 16777224,
+                call: 1,
+                connection: 3,
+                cause: s("answered_elsewhere"),
+            },
+            "[CTI-APP] [CTIHandler::OutputCtiMessage ] CTI CallEndedEvent ( DH=1 GCID=1 CI=3 ) \
+             deviceName=SEP00AABBCCDDEE provider id=16777224 cause=answered_elsewhere",
+            Level::Info,
+        ),
+        (
+            CtiCallsResynchronised { live: 3, missed: 12 },
+            "CTI call events resynchronised: 3 calls live, 12 events missed",
+            Level::Error,
+        ),
+    ];
+    for (event, want, level) in cases {
+        assert_eq!(event.to_string(), want);
+        assert_eq!(event.level(), level, "{want}");
+    }
+}

@@ -159,6 +159,70 @@ pub async fn registrations(State(s): State<Arc<ApiState>>) -> Json<Vec<Registrat
     )
 }
 
+/// One side of a live call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallLegView {
+    /// The leg (CTI's connection id).
+    pub id: u64,
+    /// caller or callee.
+    pub side: String,
+    /// The directory number (or address) of this side.
+    pub number: String,
+    /// The device on this side, once known (the callee's on answer).
+    pub device: Option<String>,
+    /// The devices this side is alerting on (parallel ringing), before an answer.
+    pub offered: Vec<String>,
+    /// idle, offering, ringing, connected, held or disconnected.
+    pub state: String,
+    /// Why the leg was disconnected.
+    pub cause: Option<String>,
+}
+
+/// A live call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CallView {
+    pub id: u64,
+    pub caller: CallLegView,
+    pub callee: CallLegView,
+}
+
+/// A serde value's wire name (the call model's enums serialise as snake_case strings).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn leg_view(leg: switchboard_callctl::Leg) -> CallLegView {
+    CallLegView {
+        id: leg.id,
+        side: wire_name(&leg.side),
+        number: leg.number,
+        device: leg.device,
+        offered: leg.offered,
+        state: wire_name(&leg.state),
+        cause: leg.cause.as_ref().map(wire_name),
+    }
+}
+
+/// The live calls of this node, oldest first.
+#[utoipa::path(get, path = "/api/calls", tag = "operations", responses((status = 200, body = [CallView])))]
+pub async fn calls(State(s): State<Arc<ApiState>>) -> Json<Vec<CallView>> {
+    Json(
+        s.callctl
+            .calls()
+            .list()
+            .into_iter()
+            .map(|c| CallView {
+                id: c.id,
+                caller: leg_view(c.caller),
+                callee: leg_view(c.callee),
+            })
+            .collect(),
+    )
+}
+
 /// How many audit entries to return.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {

@@ -5,6 +5,7 @@
 //! with exit status 1 (2 for usage errors found after parsing).
 
 mod audit;
+mod calls;
 mod cert;
 pub(crate) mod client;
 mod device;
@@ -123,6 +124,8 @@ pub enum AdminCommand {
     Ports,
     /// Live SIP registrations (device, contact, transport, source, time left).
     Registrations,
+    /// Live calls (both sides: number, device, state).
+    Calls,
     /// Trace levels per service.
     Trace {
         #[command(subcommand)]
@@ -172,6 +175,7 @@ async fn dispatch(connect: &ConnectArgs, command: AdminCommand) -> Result<(), Cl
         AdminCommand::Sql { query } => sql::run(&client, query).await,
         AdminCommand::Ports => ports::run(&client).await,
         AdminCommand::Registrations => registrations::run(&client).await,
+        AdminCommand::Calls => calls::run(&client).await,
         AdminCommand::Trace { command } => trace::run(&client, command).await,
         AdminCommand::Audit { limit } => audit::run(&client, limit).await,
     }

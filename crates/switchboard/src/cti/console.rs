@@ -15,6 +15,19 @@ pub enum ConsoleCommand {
     Close(u32),
     /// `line <handle> <dn>`: LineOpenRequest.
     Line(u32, String),
+    /// `makecall <handle|device> <number> [dn]`: MakeCallRequest.
+    MakeCall {
+        device: DeviceRef,
+        destination: String,
+        line: Option<String>,
+    },
+    /// `answer|drop|hold|retrieve|transfer|consult|complete|dtmf|redirect <call> … [DH=<n>]`.
+    Call {
+        verb: CallVerb,
+        call: u64,
+        /// `DH=<n>`: the device the request acts for, when the call is on several.
+        handle: Option<u32>,
+    },
     /// `quit` (or `exit`, or end of input): ProviderCloseRequest, then exit.
     Quit,
     /// `help`.
@@ -23,23 +36,84 @@ pub enum ConsoleCommand {
     Nothing,
 }
 
+/// A device named in a command: its handle (`DH=` of the open) or its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceRef {
+    Handle(u32),
+    Name(String),
+}
+
+/// What a call command asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallVerb {
+    Answer,
+    Drop,
+    Hold,
+    Retrieve,
+    /// Blind transfer to a number.
+    Transfer(String),
+    /// Consultation transfer to a number.
+    Consult(String),
+    /// Completes the transfer with this consultation call.
+    Complete(u64),
+    Dtmf(String),
+    Redirect(String),
+}
+
 /// The console's help text.
 pub const HELP: &str = "\
 commands:
-  open <device>        open a device (DeviceOpenRequest, in/out of service events)
-  close <handle>       close a device (DeviceCloseRequest)
-  line <handle> <dn>   open a line of an open device (LineOpenRequest)
-  quit                 close the provider (ProviderCloseRequest) and exit
-  help                 this text";
+  open <device>                 open a device (DeviceOpenRequest, device and call events)
+  close <handle>                close a device (DeviceCloseRequest)
+  line <handle> <dn>            open a line of an open device (LineOpenRequest)
+  makecall <device> <number> [<dn>]
+                                the device calls the number (MakeCallRequest); <device> is
+                                its handle or its name
+  answer <call>                 answer a call offered to an open device (AnswerRequest)
+  drop <call>                   hang up (DropRequest)
+  hold <call>                   put on hold (HoldRequest)
+  retrieve <call>               take off hold (RetrieveRequest)
+  transfer <call> <number>      blind transfer (BlindTransferRequest)
+  consult <call> <number>       hold and call the number (ConsultTransferRequest)
+  complete <call> <consult>     join the held call and its consultation (TransferCompleteRequest)
+  dtmf <call> <digits>          send DTMF digits (SendDtmfRequest)
+  redirect <call> <number>      send a ringing call on (RedirectRequest)
+                                <call> is the call= of the call events; add DH=<handle> when
+                                the call is on several open devices
+  quit                          close the provider (ProviderCloseRequest) and exit
+  help                          this text";
 
 fn handle(word: &str) -> Result<u32, String> {
     word.parse()
         .map_err(|_| format!("{word:?} is not a device handle (a number, the DH= of the open)"))
 }
 
+fn call_id(word: &str) -> Result<u64, String> {
+    word.parse()
+        .map_err(|_| format!("{word:?} is not a call id (a number, the call= of the call events)"))
+}
+
 /// Parses one input line; `Err` says what is wrong, for the user.
 pub fn parse_command(line: &str) -> Result<ConsoleCommand, String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    // `DH=<n>` anywhere after the verb names the device of a call command.
+    let mut dh = None;
+    if words.len() > 1 {
+        if let Some(at) = words[1..]
+            .iter()
+            .position(|w| w.to_ascii_uppercase().starts_with("DH="))
+        {
+            let word = words.remove(at + 1);
+            dh = Some(handle(&word[3..])?);
+        }
+    }
+    let call = |verb: CallVerb, id: &str| -> Result<ConsoleCommand, String> {
+        Ok(ConsoleCommand::Call {
+            verb,
+            call: call_id(id)?,
+            handle: dh,
+        })
+    };
     let Some((&verb, args)) = words.split_first() else {
         return Ok(ConsoleCommand::Nothing);
     };
@@ -51,10 +125,115 @@ pub fn parse_command(line: &str) -> Result<ConsoleCommand, String> {
         ("close", _) => usage("close <handle>"),
         ("line", [h, dn]) => Ok(ConsoleCommand::Line(handle(h)?, (*dn).to_owned())),
         ("line", _) => usage("line <handle> <dn>"),
+        ("makecall", [device, number, rest @ ..]) if rest.len() <= 1 => {
+            Ok(ConsoleCommand::MakeCall {
+                device: match device.parse() {
+                    Ok(h) => DeviceRef::Handle(h),
+                    Err(_) => DeviceRef::Name((*device).to_owned()),
+                },
+                destination: (*number).to_owned(),
+                line: rest.first().map(|dn| (*dn).to_owned()),
+            })
+        }
+        ("makecall", _) => usage("makecall <handle|device> <number> [<dn>]"),
+        ("answer", [c]) => call(CallVerb::Answer, c),
+        ("drop", [c]) => call(CallVerb::Drop, c),
+        ("hold", [c]) => call(CallVerb::Hold, c),
+        ("retrieve", [c]) => call(CallVerb::Retrieve, c),
+        ("transfer", [c, n]) => call(CallVerb::Transfer((*n).to_owned()), c),
+        ("consult", [c, n]) => call(CallVerb::Consult((*n).to_owned()), c),
+        ("complete", [c, k]) => call(CallVerb::Complete(call_id(k)?), c),
+        ("dtmf", [c, d]) => call(CallVerb::Dtmf((*d).to_owned()), c),
+        ("redirect", [c, n]) => call(CallVerb::Redirect((*n).to_owned()), c),
+        ("answer" | "drop" | "hold" | "retrieve", _) => usage(&format!(
+            "{} <call> [DH=<handle>]",
+            verb.to_ascii_lowercase()
+        )),
+        ("transfer" | "consult" | "redirect", _) => usage(&format!(
+            "{} <call> <number> [DH=<handle>]",
+            verb.to_ascii_lowercase()
+        )),
+        ("complete", _) => usage("complete <call> <consult-call> [DH=<handle>]"),
+        ("dtmf", _) => usage("dtmf <call> <digits> [DH=<handle>]"),
         ("quit" | "exit", []) => Ok(ConsoleCommand::Quit),
         ("help" | "?", _) => Ok(ConsoleCommand::Help),
         ("quit" | "exit", _) => usage("quit"),
         (other, _) => Err(format!("unknown command {other:?} (type help)")),
+    }
+}
+
+/// What the console knows from the messages it saw: the devices it opened (name → handle)
+/// and the calls live on them (call → handles), to fill in a command's device.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    devices: std::collections::HashMap<String, u32>,
+    calls: std::collections::HashMap<u64, Vec<u32>>,
+}
+
+/// Most calls the console remembers (older ones are forgotten first… all at once).
+const MAX_TRACKED_CALLS: usize = 4096;
+
+impl Tracker {
+    /// Follows one received message.
+    pub fn observe(&mut self, message: &Message) {
+        match message {
+            Message::DeviceOpenResponse(r) => {
+                self.devices.insert(r.device_name.clone(), r.device_handle);
+            }
+            Message::DeviceCloseResponse(r) => {
+                self.devices.retain(|_, h| *h != r.device_handle);
+                for handles in self.calls.values_mut() {
+                    handles.retain(|h| *h != r.device_handle);
+                }
+            }
+            Message::NewCallEvent(e) => {
+                if self.calls.len() >= MAX_TRACKED_CALLS {
+                    self.calls.clear();
+                }
+                let handles = self.calls.entry(e.call_id).or_default();
+                if !handles.contains(&e.device_handle) {
+                    handles.push(e.device_handle);
+                }
+            }
+            Message::CallEndedEvent(e) => {
+                if let Some(handles) = self.calls.get_mut(&e.call_id) {
+                    handles.retain(|h| *h != e.device_handle);
+                    if handles.is_empty() {
+                        self.calls.remove(&e.call_id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The handle of a device named in a command.
+    pub fn device(&self, device: &DeviceRef) -> Result<u32, String> {
+        match device {
+            DeviceRef::Handle(h) => Ok(*h),
+            DeviceRef::Name(name) => {
+                self.devices.get(name).copied().ok_or_else(|| {
+                    format!("{name} is not open (open it first, or give its handle)")
+                })
+            }
+        }
+    }
+
+    /// The device a call command acts for: the one given, else the only open device the
+    /// call is on.
+    pub fn call_device(&self, call: u64, given: Option<u32>) -> Result<u32, String> {
+        if let Some(h) = given {
+            return Ok(h);
+        }
+        match self.calls.get(&call).map(Vec::as_slice) {
+            Some([h]) => Ok(*h),
+            Some([_, _, ..]) => Err(format!(
+                "call {call} is on several open devices: add DH=<handle>"
+            )),
+            _ => Err(format!(
+                "call {call} is not on an open device (wait for its NewCallEvent, or add DH=<handle>)"
+            )),
+        }
     }
 }
 
@@ -189,6 +368,98 @@ pub fn summary(message: &Message) -> String {
         Message::ProviderCloseRequest(r) => format!("seq={}", r.seq),
         Message::ProviderCloseResponse(r) => format!("seq={}", r.seq),
         Message::Heartbeat(_) => String::new(),
+        Message::NewCallEvent(e) => format!(
+            "DH={} call={} conn={} {} {} → {} dn={} {}",
+            e.device_handle,
+            e.call_id,
+            e.connection_id,
+            wire(&e.role),
+            clean(&e.calling_number),
+            clean(&e.called_number),
+            clean(&e.directory_number),
+            wire(&e.state)
+        ),
+        Message::CallStateChangedEvent(e) => {
+            let mut s = format!(
+                "DH={} call={} conn={} {}",
+                e.device_handle,
+                e.call_id,
+                e.connection_id,
+                wire(&e.state)
+            );
+            if let Some(cause) = &e.cause {
+                let _ = write!(s, " cause={}", wire(cause));
+            }
+            s
+        }
+        Message::CallEndedEvent(e) => format!(
+            "DH={} call={} conn={} cause={}",
+            e.device_handle,
+            e.call_id,
+            e.connection_id,
+            wire(&e.cause)
+        ),
+        Message::MakeCallRequest(r) => {
+            let mut s = format!(
+                "seq={} DH={} destination={}",
+                r.seq,
+                r.device_handle,
+                clean(&r.destination)
+            );
+            if let Some(dn) = &r.directory_number {
+                let _ = write!(s, " DN={}", clean(dn));
+            }
+            s
+        }
+        Message::BlindTransferRequest(r) => format!(
+            "seq={} DH={} call={} destination={}",
+            r.seq,
+            r.device_handle,
+            r.call_id,
+            clean(&r.destination)
+        ),
+        Message::ConsultTransferRequest(r) => format!(
+            "seq={} DH={} call={} destination={}",
+            r.seq,
+            r.device_handle,
+            r.call_id,
+            clean(&r.destination)
+        ),
+        Message::RedirectRequest(r) => format!(
+            "seq={} DH={} call={} destination={}",
+            r.seq,
+            r.device_handle,
+            r.call_id,
+            clean(&r.destination)
+        ),
+        Message::TransferCompleteRequest(r) => format!(
+            "seq={} DH={} call={} consult={}",
+            r.seq, r.device_handle, r.call_id, r.consult_call_id
+        ),
+        Message::SendDtmfRequest(r) => format!(
+            "seq={} DH={} call={} digits={}",
+            r.seq,
+            r.device_handle,
+            r.call_id,
+            clean(&r.digits)
+        ),
+        Message::ConsultTransferResponse(r) => format!(
+            "seq={} DH={} call={} consult={}",
+            r.seq, r.device_handle, r.call_id, r.consult_call_id
+        ),
+        Message::AnswerRequest(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::DropRequest(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::HoldRequest(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::RetrieveRequest(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::MakeCallResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::AnswerResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::DropResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::HoldResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::RetrieveResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::BlindTransferResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::TransferCompleteResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::SendDtmfResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
+        Message::RedirectResponse(r) => call_line(r.seq, r.device_handle, r.call_id),
         Message::ErrorResponse(e) => {
             let mut s = String::new();
             if let Some(seq) = e.seq {
@@ -201,6 +472,10 @@ pub fn summary(message: &Message) -> String {
             s
         }
     }
+}
+
+fn call_line(seq: u32, handle: u32, call: u64) -> String {
+    format!("seq={seq} DH={handle} call={call}")
 }
 
 /// One console line: `07:40:01.123 ← DeviceInServiceEvent DH=1 SEP001794625DE5`.
@@ -314,6 +589,166 @@ pub fn listener_address(
 mod tests {
     use super::*;
     use switchboard_cti_client::proto::*;
+
+    #[test]
+    fn call_commands() {
+        assert_eq!(
+            parse_command("makecall 1 1002"),
+            Ok(ConsoleCommand::MakeCall {
+                device: DeviceRef::Handle(1),
+                destination: "1002".into(),
+                line: None
+            })
+        );
+        assert_eq!(
+            parse_command("makecall SEP001794625DE5 1002 1001"),
+            Ok(ConsoleCommand::MakeCall {
+                device: DeviceRef::Name("SEP001794625DE5".into()),
+                destination: "1002".into(),
+                line: Some("1001".into())
+            })
+        );
+        assert_eq!(
+            parse_command("answer 7"),
+            Ok(ConsoleCommand::Call {
+                verb: CallVerb::Answer,
+                call: 7,
+                handle: None
+            })
+        );
+        assert_eq!(
+            parse_command("DTMF 7 12# dh=2"),
+            Ok(ConsoleCommand::Call {
+                verb: CallVerb::Dtmf("12#".into()),
+                call: 7,
+                handle: Some(2)
+            })
+        );
+        assert_eq!(
+            parse_command("complete 7 DH=1 10"),
+            Ok(ConsoleCommand::Call {
+                verb: CallVerb::Complete(10),
+                call: 7,
+                handle: Some(1)
+            })
+        );
+        for (line, verb) in [
+            ("drop 7", CallVerb::Drop),
+            ("hold 7", CallVerb::Hold),
+            ("retrieve 7", CallVerb::Retrieve),
+            ("transfer 7 1003", CallVerb::Transfer("1003".into())),
+            ("consult 7 1003", CallVerb::Consult("1003".into())),
+            ("redirect 7 1004", CallVerb::Redirect("1004".into())),
+        ] {
+            assert_eq!(
+                parse_command(line),
+                Ok(ConsoleCommand::Call {
+                    verb,
+                    call: 7,
+                    handle: None
+                }),
+                "{line}"
+            );
+        }
+        assert!(parse_command("answer")
+            .unwrap_err()
+            .starts_with("usage: answer"));
+        assert!(parse_command("answer x")
+            .unwrap_err()
+            .contains("not a call id"));
+        assert!(parse_command("transfer 7")
+            .unwrap_err()
+            .starts_with("usage: transfer"));
+        assert!(parse_command("makecall 1")
+            .unwrap_err()
+            .starts_with("usage: makecall"));
+        assert!(parse_command("hold 7 DH=x")
+            .unwrap_err()
+            .contains("not a device handle"));
+    }
+
+    #[test]
+    fn the_tracker_finds_the_device_of_a_call() {
+        let mut t = Tracker::default();
+        t.observe(&Message::DeviceOpenResponse(DeviceOpenResponse {
+            seq: 1,
+            device_handle: 3,
+            device_name: "SEP001794625DE5".into(),
+            device_type: "Cisco 8841".into(),
+            device_id: "SEP001794625DE5".into(),
+            protocol: DeviceProtocol::Sip,
+            state: DeviceState::InService,
+        }));
+        assert_eq!(t.device(&DeviceRef::Name("SEP001794625DE5".into())), Ok(3));
+        assert_eq!(t.device(&DeviceRef::Handle(9)), Ok(9));
+        assert!(t.device(&DeviceRef::Name("SEPX".into())).is_err());
+        let new = |h: u32| {
+            Message::NewCallEvent(NewCallEvent {
+                device_handle: h,
+                device_name: "d".into(),
+                call_id: 7,
+                connection_id: 8,
+                directory_number: "1001".into(),
+                calling_number: "1001".into(),
+                called_number: "1002".into(),
+                role: CallRole::Originating,
+                state: CallState::Offering,
+            })
+        };
+        assert!(t.call_device(7, None).is_err());
+        t.observe(&new(3));
+        assert_eq!(t.call_device(7, None), Ok(3));
+        t.observe(&new(4));
+        assert!(t.call_device(7, None).unwrap_err().contains("several"));
+        assert_eq!(t.call_device(7, Some(4)), Ok(4));
+        t.observe(&Message::CallEndedEvent(CallEndedEvent {
+            device_handle: 3,
+            device_name: "d".into(),
+            call_id: 7,
+            connection_id: 8,
+            cause: CallCause::Normal,
+        }));
+        assert_eq!(t.call_device(7, None), Ok(4));
+    }
+
+    #[test]
+    fn call_messages_have_one_line_summaries() {
+        let line = message_line(
+            "07:40:01.123",
+            Direction::Received,
+            &Message::CallStateChangedEvent(CallStateChangedEvent {
+                device_handle: 1,
+                device_name: "SEP00AABBCCDDEE".into(),
+                call_id: 7,
+                connection_id: 9,
+                state: CallState::Disconnected,
+                cause: Some(CallCause::AnsweredElsewhere),
+            }),
+        );
+        assert_eq!(
+            line,
+            "07:40:01.123 ← CallStateChangedEvent DH=1 call=7 conn=9 disconnected cause=answered_elsewhere"
+        );
+        let line = message_line(
+            "07:40:01.123",
+            Direction::Received,
+            &Message::NewCallEvent(NewCallEvent {
+                device_handle: 1,
+                device_name: "SEP00AABBCCDDEE".into(),
+                call_id: 7,
+                connection_id: 9,
+                directory_number: "1002".into(),
+                calling_number: "1001\r\n".into(),
+                called_number: "1002".into(),
+                role: CallRole::Terminating,
+                state: CallState::Offering,
+            }),
+        );
+        assert_eq!(
+            line,
+            "07:40:01.123 ← NewCallEvent DH=1 call=7 conn=9 terminating 1001   → 1002 dn=1002 offering"
+        );
+    }
 
     #[test]
     fn commands() {

@@ -11,14 +11,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use switchboard_cti_client::{
-    ClientError, CtiClient, Direction, Message, ProviderOptions, Target, DEVICE_STATE_EVENTS,
+    ClientError, CtiClient, Direction, Message, ProviderOptions, Target, ALL_DEVICE_EVENTS,
 };
 use switchboard_server::UtcOffset;
 use tokio::sync::mpsc;
 
 use crate::admin::client::{resolve, CliError, Client};
 use crate::admin::ConnectArgs;
-use console::ConsoleCommand;
+use console::{CallVerb, ConsoleCommand, Tracker};
 
 /// Default ports of the CTI Manager, used when the node cannot be asked.
 const DEFAULT_TCP_PORT: u16 = 2748;
@@ -310,6 +310,28 @@ fn request_outcome<T>(result: Result<T, ClientError>) -> Result<(), CliError> {
     }
 }
 
+/// Sends one call command's request (the printer shows its answer).
+async fn call_command(
+    client: &mut CtiClient,
+    handle: u32,
+    call: u64,
+    verb: CallVerb,
+) -> Result<(), CliError> {
+    match verb {
+        CallVerb::Answer => request_outcome(client.answer(handle, call).await),
+        CallVerb::Drop => request_outcome(client.drop_call(handle, call).await),
+        CallVerb::Hold => request_outcome(client.hold(handle, call).await),
+        CallVerb::Retrieve => request_outcome(client.retrieve(handle, call).await),
+        CallVerb::Transfer(to) => request_outcome(client.blind_transfer(handle, call, &to).await),
+        CallVerb::Consult(to) => request_outcome(client.consult_transfer(handle, call, &to).await),
+        CallVerb::Complete(consult) => {
+            request_outcome(client.transfer_complete(handle, call, consult).await)
+        }
+        CallVerb::Dtmf(digits) => request_outcome(client.send_dtmf(handle, call, &digits).await),
+        CallVerb::Redirect(to) => request_outcome(client.redirect(handle, call, &to).await),
+    }
+}
+
 async fn session(
     connect: &ConnectArgs,
     args: CtiArgs,
@@ -331,7 +353,20 @@ async fn session(
     let mut client = CtiClient::connect(target)
         .await
         .map_err(|e| CliError::Local(format!("cannot connect to {shown}: {e}")))?;
-    client.set_tap(Some(printer(json, utc_offset)));
+    // What the console saw (opened devices, live calls), to fill in the device of a command.
+    let tracker = Arc::new(std::sync::Mutex::new(Tracker::default()));
+    let print = printer(json, utc_offset);
+    let seen = tracker.clone();
+    client.set_tap(Some(Arc::new(
+        move |direction: Direction, message: &Message| {
+            if direction == Direction::Received {
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .observe(message);
+            }
+            print(direction, message)
+        },
+    )));
     let options = ProviderOptions {
         login: args.user.clone(),
         credentials,
@@ -342,7 +377,7 @@ async fn session(
     };
     client.open_provider(options).await.map_err(client_error)?;
     for device in &args.devices {
-        request_outcome(client.open_device(device, DEVICE_STATE_EVENTS).await)?;
+        request_outcome(client.open_device(device, ALL_DEVICE_EVENTS).await)?;
     }
     if !json {
         eprintln!("type help for the commands");
@@ -371,13 +406,32 @@ async fn session(
                         }
                     }
                     ConsoleCommand::Open(device) => {
-                        request_outcome(client.open_device(&device, DEVICE_STATE_EVENTS).await)?
+                        request_outcome(client.open_device(&device, ALL_DEVICE_EVENTS).await)?
                     }
                     ConsoleCommand::Close(handle) => {
                         request_outcome(client.close_device(handle).await)?
                     }
                     ConsoleCommand::Line(handle, dn) => {
                         request_outcome(client.open_line(handle, &dn).await)?
+                    }
+                    ConsoleCommand::MakeCall { device, destination, line } => {
+                        let handle = tracker.lock().unwrap_or_else(|p| p.into_inner()).device(&device);
+                        match handle {
+                            Err(e) => eprintln!("{e}"),
+                            Ok(h) => request_outcome(
+                                client.make_call(h, &destination, line.as_deref()).await,
+                            )?,
+                        }
+                    }
+                    ConsoleCommand::Call { verb, call, handle } => {
+                        let device = tracker
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .call_device(call, handle);
+                        match device {
+                            Err(e) => eprintln!("{e}"),
+                            Ok(h) => call_command(&mut client, h, call, verb).await?,
+                        }
                     }
                     ConsoleCommand::Quit => {
                         return match client.close_provider().await {
