@@ -1297,3 +1297,36 @@ async fn in_dialog_requests_outside_a_call_get_481_and_garbage_changes_nothing()
     assert!(n.node.state.callctl.calls().list().is_empty());
     n.node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_refusing_the_make_call_invite_ends_the_call_with_its_cause() {
+    let n = boot().await;
+    let (caller_port, _) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Sipp::new("call_uas_busy.xml", caller_port).spawn(dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    let call = pc
+        .make_call(CALLER.into(), Some("1001".into()), "1002".into())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(e, CallEvent::Ended { .. })
+    })
+    .await;
+    let (ok, log) = tokio::task::block_in_place(|| finish(phone, dir.path()));
+    assert!(ok, "{log}");
+    assert_eq!(
+        seen.last(),
+        Some(&CallEvent::Ended {
+            call,
+            cause: Cause::Busy
+        })
+    );
+    // The dialed line was never offered the call.
+    assert!(!seen.iter().any(|e| matches!(e, CallEvent::Offered { .. })));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
