@@ -1126,10 +1126,13 @@ async fn call_control_answers_a_ringing_phone_with_an_auto_answer_invite() {
         e => panic!("{e:?}"),
     };
     let pc = n.node.state.callctl.phone_control().unwrap().clone();
-    assert_eq!(
+    // The caller's side cannot answer (its leg is offering or ringing).
+    assert!(matches!(
         pc.answer(call, CALLER.into()).await,
-        Err(ControlError::IllegalCallState(LegState::Ringing))
-    );
+        Err(ControlError::IllegalCallState(
+            LegState::Offering | LegState::Ringing
+        ))
+    ));
     pc.answer(call, CALLEE.into()).await.unwrap();
     let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
         [phone, caller]
@@ -1328,5 +1331,25 @@ async fn a_phone_refusing_the_make_call_invite_ends_the_call_with_its_cause() {
     // The dialed line was never offered the call.
     assert!(!seen.iter().any(|e| matches!(e, CallEvent::Offered { .. })));
     assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reinvite_while_another_is_pending_gets_491() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_glare.xml", caller_port).key("dialed", "1002"),
+            vec![Sipp::new("call_uas_slow_reinvite.xml", callee_ports[0])],
+        )
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    // Only the first re-INVITE reached the callee.
+    assert_eq!(logged_bodies(uas, "INVITE sip:").len(), 2, "{uas}");
+    assert!(uac.contains("SIP/2.0 491 Request Pending"), "{uac}");
     n.node.shutdown().await.unwrap();
 }

@@ -964,9 +964,13 @@ impl B2bua {
                     if let Some(c) = inner.calls.get_mut(&call) {
                         let peer = c.peer(party);
                         let mut deferred = None;
+                        let seq = req.headers.cseq().ok().map(|c| c.seq);
                         if let Some(d) = c.dialog_mut(party) {
-                            key = d.reinvite.take();
-                            deferred = d.deferred_ack.take();
+                            // Only the ACK of the pending re-INVITE (not one for a 491).
+                            if d.reinvite.is_some() && d.remote_cseq == seq {
+                                key = d.reinvite.take();
+                                deferred = d.deferred_ack.take();
+                            }
                         }
                         if let Some((route, ack)) = deferred {
                             let ack = with_body_of(ack, &req);
