@@ -254,6 +254,22 @@ impl Calls {
         Ok(())
     }
 
+    /// Changes the number of the leg on `side` (a call redirected before it was answered);
+    /// the devices it is then offered to follow with [`Calls::offer`] (its `Offered` event
+    /// carries the change to subscribers, who read the number with [`Calls::get`]).
+    pub fn set_number(&self, call: CallId, side: Side, number: &str) -> Result<(), CallError> {
+        let mut inner = self
+            .inner
+            .lock()
+            .map_err(|_| CallError::UnknownCall(call))?;
+        let c = inner
+            .calls
+            .get_mut(&call)
+            .ok_or(CallError::UnknownCall(call))?;
+        c.leg_mut(side).number = number.to_string();
+        Ok(())
+    }
+
     /// Records which device answered on `side`, publishing [`CallEvent::Answered`].
     pub fn set_device(&self, call: CallId, side: Side, device: &str) -> Result<(), CallError> {
         let mut inner = self
@@ -525,6 +541,19 @@ mod tests {
                 side: Side::Callee,
                 devices
             }
+        );
+    }
+
+    #[test]
+    fn a_redirected_leg_gets_its_new_number() {
+        let calls = Calls::new();
+        let id = calls.new_call("1001", None, "1002").id;
+        calls.set_number(id, Side::Callee, "1003").unwrap();
+        assert_eq!(calls.get(id).unwrap().callee.number, "1003");
+        assert_eq!(calls.get(id).unwrap().caller.number, "1001");
+        assert_eq!(
+            calls.set_number(999, Side::Callee, "1003"),
+            Err(CallError::UnknownCall(999))
         );
     }
 

@@ -141,6 +141,7 @@ struct Sipp<'a> {
     keys: Vec<(&'a str, String)>,
     replace: Vec<(&'a str, &'a str)>,
     csv: Vec<String>,
+    calls: u32,
 }
 
 impl<'a> Sipp<'a> {
@@ -153,6 +154,7 @@ impl<'a> Sipp<'a> {
             keys: Vec::new(),
             replace: Vec::new(),
             csv: Vec::new(),
+            calls: 1,
         }
     }
     fn to(mut self, server: SocketAddr) -> Self {
@@ -191,7 +193,7 @@ impl<'a> Sipp<'a> {
         };
         cmd.arg("-sf").arg(&file).args([
             "-m",
-            "1",
+            &self.calls.to_string(),
             "-t",
             t,
             "-i",
@@ -612,7 +614,17 @@ async fn call_control_makes_a_call_holds_retrieves_sends_dtmf_and_drops_on_the_r
     let mut seen = Vec::new();
     let connected = |side: Side| move |e: &CallEvent| matches!(e, CallEvent::StateChanged { side: s, to: LegState::Connected, .. } if *s == side);
     wait_for(&mut events, &mut seen, connected(Side::Callee)).await;
-    pc.hold(call, CALLER.into()).await.unwrap();
+    if let Err(e) = pc.hold(call, CALLER.into()).await {
+        let mut phone = phone;
+        let mut far = far;
+        let _ = phone.kill();
+        let _ = far.kill();
+        panic!(
+            "hold: {e}\nphone:\n{}\nfar end:\n{}",
+            finish(phone, phone_dir.path()).1,
+            finish(far, far_dir.path()).1
+        );
+    }
     assert_eq!(
         pc.hold(call, CALLER.into()).await,
         Err(ControlError::IllegalCallState(LegState::Held))
@@ -919,5 +931,425 @@ async fn call_control_blind_transfer_hangs_up_the_transferor_and_joins_the_other
     tokio::time::sleep(Duration::from_millis(300)).await;
     seen.extend(drain(&mut events));
     assert_transferred(&seen, "1001");
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_transfer_complete_joins_the_far_ends_of_two_calls() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let first = Sipp::new("call_uas_joined_first.xml", callee_ports[0]).spawn(dirs[0].path());
+    let second = Sipp::new("call_uas_joined_second.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut transferor = Sipp::new("call_uac_two_calls.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("me", "1001");
+    transferor.calls = 2;
+    transferor.csv = vec!["1002".into(), "1003".into()];
+    let transferor = transferor.spawn(dirs[2].path());
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        wait_for(&mut events, &mut seen, |e| {
+            matches!(
+                e,
+                CallEvent::StateChanged {
+                    side: Side::Caller,
+                    to: LegState::Connected,
+                    ..
+                }
+            )
+        })
+        .await;
+    }
+    let ids: Vec<(u64, String)> = seen
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::NewCall { call, callee, .. } => Some((*call, callee.clone())),
+            _ => None,
+        })
+        .collect();
+    let call1 = ids.iter().find(|(_, c)| c == "1002").unwrap().0;
+    let call2 = ids.iter().find(|(_, c)| c == "1003").unwrap().0;
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.transfer_complete(call1, call1, CALLER.into()).await,
+        Err(ControlError::TransferFailed(
+            "400 Bad Request: the same call".into()
+        ))
+    );
+    pc.transfer_complete(call1, call2, CALLER.into())
+        .await
+        .unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [first, second, transferor]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    // The second far end's offer reached the first; the first's answer came back in the ACK.
+    let offer = &logged_bodies(&logs[1].1, "SIP/2.0 200 OK")[1];
+    assert_eq!(&logged_bodies(&logs[0].1, "INVITE sip:")[1], offer);
+    let answer = &logged_bodies(&logs[0].1, "SIP/2.0 200 OK")[1];
+    assert_eq!(&logged_bodies(&logs[1].1, "ACK sip:")[1], answer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    let calls = by_call(&seen);
+    assert_eq!(calls.len(), 3, "{seen:?}");
+    for old in [call1, call2] {
+        assert_eq!(
+            calls[&old].last(),
+            Some(&CallEvent::Ended {
+                call: old,
+                cause: Cause::Transferred
+            })
+        );
+    }
+    let (new, events_new) = calls.iter().last().unwrap();
+    match &events_new[0] {
+        CallEvent::NewCall { caller, callee, .. } => {
+            assert_eq!((caller.as_str(), callee.as_str()), ("1002", "1003"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        events_new.last(),
+        Some(&CallEvent::Ended {
+            call: *new,
+            cause: Cause::Normal
+        })
+    );
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // The replaced call's far end (1002) is asked for an offer; the REFER's far end (1003)
+    // gets it and answers.
+    let replaced = Sipp::new("call_uas_joined_second.xml", callee_ports[0]).spawn(dirs[0].path());
+    let kept = Sipp::new("call_uas_joined_first.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut transferor = Sipp::new("call_uac_attended_refer.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("me", "1001");
+    transferor.calls = 2;
+    transferor.csv = vec!["1002;wait".into(), "1003;refer".into()];
+    let transferor = transferor.spawn(dirs[2].path());
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [replaced, kept, transferor]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    let offer = &logged_bodies(&logs[0].1, "SIP/2.0 200 OK")[1];
+    assert_eq!(&logged_bodies(&logs[1].1, "INVITE sip:")[1], offer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = drain(&mut events);
+    let calls = by_call(&seen);
+    assert_eq!(calls.len(), 3, "{seen:?}");
+    let mut it = calls.values();
+    for _ in 0..2 {
+        assert!(
+            matches!(
+                it.next().unwrap().last(),
+                Some(CallEvent::Ended {
+                    cause: Cause::Transferred,
+                    ..
+                })
+            ),
+            "{seen:?}"
+        );
+    }
+    let joined = it.next().unwrap();
+    match &joined[0] {
+        CallEvent::NewCall { caller, callee, .. } => {
+            assert_eq!((caller.as_str(), callee.as_str()), ("1003", "1002"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(matches!(
+        joined.last(),
+        Some(CallEvent::Ended {
+            cause: Cause::Normal,
+            ..
+        })
+    ));
+    assert!(n.traces().contains("attended transfer complete"));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_answers_a_ringing_phone_with_an_auto_answer_invite() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut phone = Sipp::new("call_uas_answered_by_control.xml", callee_ports[0]);
+    phone.calls = 2;
+    let phone = phone.spawn(dirs[0].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seen = Vec::new();
+    let caller = Sipp::new("call_uac.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[1].path());
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                side: Side::Callee,
+                to: LegState::Ringing,
+                ..
+            }
+        )
+    })
+    .await;
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    // The caller's side cannot answer (its leg is offering or ringing).
+    assert!(matches!(
+        pc.answer(call, CALLER.into()).await,
+        Err(ControlError::IllegalCallState(
+            LegState::Offering | LegState::Ringing
+        ))
+    ));
+    pc.answer(call, CALLEE.into()).await.unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [phone, caller]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    let phone_log = &logs[0].1;
+    assert!(phone_log.contains("CANCEL sip:"), "{phone_log}");
+    assert!(phone_log.contains("Alert-Info: <http://127.0.0.1/>;info=alert-autoanswer;delay=0"));
+    // The caller's offer went to the phone again in the auto-answer INVITE.
+    let invites = logged_bodies(phone_log, "INVITE sip:");
+    assert_eq!(invites.len(), 2);
+    assert_eq!(invites[0], invites[1]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    use LegState::*;
+    assert_eq!(
+        changes(&seen),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{seen:?}"
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_redirects_a_ringing_call_to_another_number() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ringing = Sipp::new("call_uas_ring.xml", callee_ports[0]).spawn(dirs[0].path());
+    let target = Sipp::new("call_uas.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seen = Vec::new();
+    let caller = Sipp::new("call_uac.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[2].path());
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                side: Side::Callee,
+                to: LegState::Ringing,
+                ..
+            }
+        )
+    })
+    .await;
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.redirect(call, CALLEE.into(), "9999".into()).await,
+        Err(ControlError::UnknownNumber("9999".into()))
+    );
+    pc.redirect(call, CALLEE.into(), "1003".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        n.node
+            .state
+            .callctl
+            .calls()
+            .get(call)
+            .unwrap()
+            .callee
+            .number,
+        "1003"
+    );
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [ringing, target, caller]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    let offered: Vec<Vec<String>> = seen
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::Offered { devices, .. } => Some(devices.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        vec![vec![CALLEE.to_string()], vec![TARGET.to_string()]]
+    );
+    assert!(seen.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == TARGET
+    )));
+    assert!(matches!(
+        seen.last(),
+        Some(CallEvent::Ended {
+            cause: Cause::Normal,
+            ..
+        })
+    ));
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_dialog_requests_outside_a_call_get_481_and_garbage_changes_nothing() {
+    let n = boot().await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let server = n.sip("udp");
+    let local = sock.local_addr().unwrap();
+    let mut buf = vec![0u8; 4096];
+    for (i, (method, extra)) in [
+        ("INVITE", ""),
+        ("UPDATE", ""),
+        ("INFO", "Content-Type: application/dtmf-relay\r\n"),
+        (
+            "REFER",
+            "Refer-To: <sip:1003@127.0.0.1?Replaces=x%3Bto-tag%3D1>\r\n",
+        ),
+        ("NOTIFY", "Event: refer\r\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let msg = format!(
+            "{method} sip:1002@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bKx{i};rport\r\nMax-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=a{i}\r\nTo: <sip:1002@127.0.0.1>;tag=b{i}\r\nCall-ID: nosuch{i}@test\r\nCSeq: 5 {method}\r\nContact: <sip:1001@{local}>\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        sock.send_to(msg.as_bytes(), server).await.unwrap();
+        let text = loop {
+            let (len, _) = tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            let text = String::from_utf8_lossy(&buf[..len]).to_string();
+            if !text.starts_with("SIP/2.0 100") {
+                break text;
+            }
+        };
+        assert!(
+            text.starts_with("SIP/2.0 481"),
+            "{method} answered:\n{text}"
+        );
+    }
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_refusing_the_make_call_invite_ends_the_call_with_its_cause() {
+    let n = boot().await;
+    let (caller_port, _) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Sipp::new("call_uas_busy.xml", caller_port).spawn(dir.path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    let call = pc
+        .make_call(CALLER.into(), Some("1001".into()), "1002".into())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(e, CallEvent::Ended { .. })
+    })
+    .await;
+    let (ok, log) = tokio::task::block_in_place(|| finish(phone, dir.path()));
+    assert!(ok, "{log}");
+    assert_eq!(
+        seen.last(),
+        Some(&CallEvent::Ended {
+            call,
+            cause: Cause::Busy
+        })
+    );
+    // The dialed line was never offered the call.
+    assert!(!seen.iter().any(|e| matches!(e, CallEvent::Offered { .. })));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reinvite_while_another_is_pending_gets_491() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_glare.xml", caller_port).key("dialed", "1002"),
+            vec![Sipp::new("call_uas_slow_reinvite.xml", callee_ports[0])],
+        )
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    // Only the first re-INVITE reached the callee.
+    assert_eq!(logged_bodies(uas, "INVITE sip:").len(), 2, "{uas}");
+    assert!(uac.contains("SIP/2.0 491 Request Pending"), "{uac}");
     n.node.shutdown().await.unwrap();
 }

@@ -204,6 +204,7 @@ impl B2bua {
                         ack: None,
                     })),
                     transfer: None,
+                    join: None,
                 },
             );
             for (key, m, route, i) in clients {
@@ -556,6 +557,164 @@ impl B2bua {
     }
 }
 
+impl B2bua {
+    async fn complete(
+        &self,
+        call: CallId,
+        consult: CallId,
+        device: String,
+    ) -> Result<(), ControlError> {
+        let (side1, state1) = self.device_side(call, &device)?;
+        let (side2, state2) = self.device_side(consult, &device)?;
+        for state in [state1, state2] {
+            if !matches!(state, LegState::Connected | LegState::Held) {
+                return Err(ControlError::IllegalCallState(state));
+            }
+        }
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        {
+            let mut inner = self
+                .inner
+                .lock()
+                .map_err(|_| ControlError::Failed("lock".into()))?;
+            let party = |inner: &super::Inner, id: CallId, side: Side| -> Option<Party> {
+                match side {
+                    Side::Caller => Some(Party::Caller),
+                    Side::Callee => Some(Party::Fork(inner.calls.get(&id)?.answered?)),
+                }
+            };
+            let (Some(t1), Some(t2)) = (party(&inner, call, side1), party(&inner, consult, side2))
+            else {
+                return Err(ControlError::IllegalCallState(state1));
+            };
+            self.start_join(&mut inner, call, t1, consult, t2, false, now, &mut out)
+                .map_err(|(code, reason)| {
+                    ControlError::TransferFailed(format!("{code} {reason}"))
+                })?;
+        }
+        self.control_trace(
+            call,
+            "transfer_complete",
+            &device,
+            format!("with call {consult}"),
+        );
+        self.send(out);
+        Ok(())
+    }
+}
+
+impl B2bua {
+    async fn redirect_to(
+        &self,
+        call: CallId,
+        device: String,
+        destination: String,
+    ) -> Result<(), ControlError> {
+        let (side, state) = self.device_side(call, &device)?;
+        if side != Side::Callee || !matches!(state, LegState::Offering | LegState::Ringing) {
+            return Err(ControlError::IllegalCallState(state));
+        }
+        let devices = match self.line_devices(&destination).await {
+            Ok(d) => d,
+            Err((404, ..)) => return Err(ControlError::UnknownNumber(destination)),
+            Err((_, _, why)) => return Err(ControlError::RedirectFailed(why)),
+        };
+        let targets = self.targets_of(&devices);
+        if targets.is_empty() {
+            return Err(ControlError::RedirectFailed(format!(
+                "no device of {destination} is registered"
+            )));
+        }
+        let now = Instant::now();
+        let mut out = Outbox::new();
+        {
+            let mut inner = self
+                .inner
+                .lock()
+                .map_err(|_| ControlError::Failed("lock".into()))?;
+            let c = inner
+                .calls
+                .get_mut(&call)
+                .ok_or(ControlError::UnknownCall(call))?;
+            if c.answered.is_some() {
+                return Err(ControlError::IllegalCallState(state));
+            }
+            let ringing: Vec<usize> = c
+                .forks
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
+                .map(|(i, _)| i)
+                .collect();
+            let Some(&old) = ringing.first() else {
+                return Err(ControlError::IllegalCallState(state));
+            };
+            let from = c.forks[old]
+                .invite
+                .headers
+                .get("From")
+                .unwrap_or("")
+                .to_string();
+            let offer = match &c.phone {
+                Some(p) => p.offer.clone().unwrap_or_else(|| c.invite.clone()),
+                None => c.invite.clone(),
+            };
+            let caller_number = self
+                .callctl
+                .calls()
+                .get(call)
+                .map(|x| x.caller.number.clone())
+                .unwrap_or_default();
+            let first = c.forks.len();
+            let (forks, clients) = self.make_forks(
+                call,
+                &from,
+                &caller_number,
+                &destination,
+                &offer,
+                &[],
+                targets,
+                first,
+                now,
+                &mut out,
+            );
+            let mut cancels = Vec::new();
+            for i in ringing {
+                if let Some(f) = c.forks.get_mut(i) {
+                    cancels.extend(cancel_of(f));
+                    f.failed = Some(487);
+                }
+            }
+            let mut offered: Vec<String> = forks.iter().map(|f| f.device.clone()).collect();
+            offered.dedup();
+            for (n, f) in forks.iter().enumerate() {
+                inner
+                    .dialogs
+                    .insert(f.call_id.clone(), (call, Party::Fork(first + n)));
+            }
+            if let Some(c) = inner.calls.get_mut(&call) {
+                c.forks.extend(forks);
+            }
+            inner.clients.extend(clients);
+            for (key, m, route) in cancels {
+                self.start_client(&mut inner, key, m, route, call, Role::Quiet, now, &mut out);
+            }
+            let calls = self.callctl.calls();
+            let _ = calls.set_number(call, Side::Callee, &destination);
+            let _ = calls.offer(call, Side::Callee, &offered);
+            self.send(std::mem::take(&mut out));
+        }
+        self.control_trace(
+            call,
+            "redirect",
+            &device,
+            format!("cancelled there (redirected), offered to {destination}"),
+        );
+        Ok(())
+    }
+}
+
 impl PhoneControl for B2bua {
     fn make_call(
         &self,
@@ -593,44 +752,35 @@ impl PhoneControl for B2bua {
 
     fn consult_transfer(
         &self,
-        _call: CallId,
-        _device: String,
-        _destination: String,
+        call: CallId,
+        device: String,
+        destination: String,
     ) -> ControlFuture<'_, CallId> {
-        Box::pin(async {
-            Err(ControlError::TransferFailed(
-                "transfer is not supported yet".into(),
-            ))
+        Box::pin(async move {
+            let (_, state) = self.device_side(call, &device)?;
+            if state == LegState::Connected {
+                self.hold_or_retrieve(call, device.clone(), true).await?;
+            } else if state != LegState::Held {
+                return Err(ControlError::IllegalCallState(state));
+            }
+            self.place_call(device, None, destination).await
         })
     }
 
     fn transfer_complete(
         &self,
-        _call: CallId,
-        _consult: CallId,
-        _device: String,
+        call: CallId,
+        consult: CallId,
+        device: String,
     ) -> ControlFuture<'_, ()> {
-        Box::pin(async {
-            Err(ControlError::TransferFailed(
-                "transfer is not supported yet".into(),
-            ))
-        })
+        Box::pin(self.complete(call, consult, device))
     }
 
     fn send_dtmf(&self, call: CallId, device: String, digits: String) -> ControlFuture<'_, ()> {
         Box::pin(self.dtmf(call, device, digits))
     }
 
-    fn redirect(
-        &self,
-        _call: CallId,
-        _device: String,
-        _destination: String,
-    ) -> ControlFuture<'_, ()> {
-        Box::pin(async {
-            Err(ControlError::RedirectFailed(
-                "redirect is not supported yet".into(),
-            ))
-        })
+    fn redirect(&self, call: CallId, device: String, destination: String) -> ControlFuture<'_, ()> {
+        Box::pin(self.redirect_to(call, device, destination))
     }
 }

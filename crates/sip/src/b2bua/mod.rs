@@ -153,6 +153,7 @@ struct Call {
     session: Option<Session>,
     phone: Option<Box<Phone>>,
     transfer: Option<Box<transfer::Transfer>>,
+    join: Option<Box<transfer::Join>>,
 }
 
 impl Call {
@@ -161,7 +162,6 @@ impl Call {
             Party::Caller => self.caller.as_mut(),
             Party::Fork(i) => self.forks.get_mut(i)?.dialog.as_mut(),
             Party::Phone(i) => self.phone.as_mut()?.invites.get_mut(i)?.dialog.as_mut(),
-            Party::Released => None,
         }
     }
 
@@ -182,7 +182,7 @@ impl Call {
 /// The call-model side of a party.
 fn side_of(party: Party) -> Side {
     match party {
-        Party::Caller | Party::Phone(_) | Party::Released => Side::Caller,
+        Party::Caller | Party::Phone(_) => Side::Caller,
         Party::Fork(_) => Side::Callee,
     }
 }
@@ -224,6 +224,10 @@ enum Role {
     Target(usize),
     /// The re-INVITE of a transferee with the target's offer.
     Reoffer,
+    /// Attended transfer: the offerless re-INVITE of the second far end.
+    JoinOffer,
+    /// Attended transfer: the re-INVITE of the first far end with the second's offer.
+    JoinAnswer,
     /// Nothing to do with the responses (BYE, CANCEL; a 2xx to an INVITE is acknowledged).
     Quiet,
 }
@@ -242,8 +246,6 @@ enum Party {
     Fork(usize),
     /// One of the controlled phone's contacts before it answered.
     Phone(usize),
-    /// A transferor's dialog after the transfer: its BYE is answered, nothing more.
-    Released,
 }
 
 #[derive(Default)]
@@ -256,6 +258,9 @@ struct Inner {
     nservers: HashMap<String, ServerNtx>,
     /// Client transactions by our branch and the method.
     clients: HashMap<String, ClientTx>,
+    /// Transferors' dialogs (by Call-ID) after a REFER: their BYE is answered `200` until
+    /// the deadline.
+    released: HashMap<String, Instant>,
 }
 
 /// The node's back-to-back user agent.
@@ -618,6 +623,12 @@ impl B2bua {
         let b_tag = random_token();
         from.params.set("tag", Some(&b_tag));
         let mut out = Outbox::new();
+        // 100 Trying first, before anything the callees answer can be relayed.
+        let mut server = ServerTx {
+            tx: ServerInvite::new(req.clone(), route.reliability(), self.timers, now),
+            route,
+        };
+        flush_server(&mut server, &mut out);
         let (forks, clients) = self.make_forks(
             call.id,
             &from.to_string(),
@@ -634,11 +645,6 @@ impl B2bua {
         offered.dedup();
         let _ = calls.offer(call.id, Side::Callee, &offered);
         let _ = calls.transition(call.id, Side::Callee, LegState::Offering, None);
-        let mut server = ServerTx {
-            tx: ServerInvite::new(req.clone(), route.reliability(), self.timers, now),
-            route,
-        };
-        flush_server(&mut server, &mut out);
         let contact = self.contact_for(route, &dialed);
         let tag = random_token();
         let mut local = req.headers.to().ok()?;
@@ -681,6 +687,7 @@ impl B2bua {
                     session: None,
                     phone: None,
                     transfer: None,
+                    join: None,
                 },
             );
         }
@@ -957,9 +964,13 @@ impl B2bua {
                     if let Some(c) = inner.calls.get_mut(&call) {
                         let peer = c.peer(party);
                         let mut deferred = None;
+                        let seq = req.headers.cseq().ok().map(|c| c.seq);
                         if let Some(d) = c.dialog_mut(party) {
-                            key = d.reinvite.take();
-                            deferred = d.deferred_ack.take();
+                            // Only the ACK of the pending re-INVITE (not one for a 491).
+                            if d.reinvite.is_some() && d.remote_cseq == seq {
+                                key = d.reinvite.take();
+                                deferred = d.deferred_ack.take();
+                            }
                         }
                         if let Some((route, ack)) = deferred {
                             let ack = with_body_of(ack, &req);
@@ -1047,6 +1058,7 @@ impl B2bua {
             };
             let call_id = req.headers.call_id().unwrap_or_default();
             match inner.dialogs.get(call_id).copied() {
+                None if inner.released.remove(call_id).is_some() => response(req, 200, "OK"),
                 None => response(req, 481, "Call/Transaction Does Not Exist"),
                 Some((call, party)) => {
                     let (answered, by_phone) = inner
@@ -1099,10 +1111,6 @@ impl B2bua {
                             );
                             response(req, 200, "OK")
                         }
-                        (Party::Released, _) => {
-                            inner.dialogs.remove(call_id);
-                            response(req, 200, "OK")
-                        }
                         _ => response(req, 481, "Call/Transaction Does Not Exist"),
                     }
                 }
@@ -1140,8 +1148,10 @@ impl B2bua {
                 ClientKind::Other(tx) => tx.handle_response(now, resp),
             }
             self.drive_client(&mut inner, &key, now, &mut out);
+            // Sent before the lock is released: nothing the call-model events trigger (call
+            // control's next request) may overtake these messages (e.g. an ACK).
+            self.send(out);
         }
-        self.send(out);
     }
 
     /// Runs the transactions' timers (retransmissions, timeouts) and the session timers;
@@ -1190,6 +1200,7 @@ impl B2bua {
                 }
                 self.drive_client(&mut inner, &k, now, &mut out);
             }
+            inner.released.retain(|_, deadline| *deadline > now);
             let expired: Vec<(CallId, Duration)> = inner
                 .calls
                 .values()
@@ -1214,8 +1225,8 @@ impl B2bua {
                     &mut out,
                 );
             }
+            self.send(out);
         }
-        self.send(out);
     }
 
     /// How many calls are in progress.
@@ -1285,6 +1296,10 @@ impl B2bua {
                 Role::Target(i) => self.target_response(inner, call, *i, resp, now, out),
                 Role::Reoffer => {
                     self.reoffer_response(inner, call, resp, sent.as_ref(), route, now, out)
+                }
+                Role::JoinOffer => self.join_offer_response(inner, call, resp, now, out),
+                Role::JoinAnswer => {
+                    self.join_answer_response(inner, call, resp, sent.as_ref(), route, now, out)
                 }
                 Role::Relay(rel) => {
                     self.relay_response(inner, call, rel, resp, sent.as_ref(), now, out)

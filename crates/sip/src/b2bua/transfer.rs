@@ -5,8 +5,12 @@
 //! `NOTIFY` with `message/sipfrag` progress (`100 Trying`, then `200 OK` or the failure) and
 //! hangs up (call control's transfers hang it up themselves). In the call model the
 //! transferee and the target form a new call; the old call ends with cause `transferred`.
+//! Attended (`Refer-To: <…?Replaces=<call-id>…>` naming the transferor's other dialog, or
+//! call control's transfer-complete): the second far end gets an offerless re-INVITE, its
+//! offer goes to the first far end in a re-INVITE, the answer back in the ACK; the two far
+//! ends form a new call, the transferor's two calls end with cause `transferred`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_callctl::{CallId, Cause, LegState, Side};
 use switchboard_sip_proto::transaction::{new_branch, ServerNonInvite};
@@ -19,6 +23,9 @@ use super::{
     with_body_of, B2bua, Call, Fork, Inner, Outbox, Party, Role, Route, ServerNtx, ALLOW,
 };
 use crate::registrar::Inbound;
+
+/// How long a transferor's BYE is still answered `200` after a transfer by REFER.
+const RELEASED_FOR: Duration = Duration::from_secs(64);
 
 /// A transfer in progress in a call.
 pub(super) struct Transfer {
@@ -73,14 +80,12 @@ impl B2bua {
         let Some(refer_to) = req.headers.get("Refer-To").and_then(parse_refer_to) else {
             return Some(response(&req, 400, "Bad Request: Refer-To"));
         };
-        if refer_to.replaces.is_some() {
-            return Some(
-                response(&req, 501, "Not Implemented: Replaces").with_header("Allow", ALLOW),
-            );
-        }
-        let devices = match self.line_devices(&refer_to.user).await {
-            Ok(d) => d,
-            Err((code, reason, _)) => return Some(response(&req, code, reason)),
+        let devices = match &refer_to.replaces {
+            Some(_) => Vec::new(),
+            None => match self.line_devices(&refer_to.user).await {
+                Ok(d) => d,
+                Err((code, reason, _)) => return Some(response(&req, code, reason)),
+            },
         };
         let mut out = Outbox::new();
         {
@@ -106,16 +111,26 @@ impl B2bua {
                 now,
                 &mut out,
             );
-            if let Err((code, reason)) = self.start_transfer(
-                &mut inner,
-                call,
-                party,
-                &refer_to.user,
-                &devices,
-                true,
-                now,
-                &mut out,
-            ) {
+            let started = match &refer_to.replaces {
+                // Attended: the dialog to replace is the transferor's other call.
+                Some(other) => match inner.dialogs.get(other).copied() {
+                    Some((call2, t2)) => {
+                        self.start_join(&mut inner, call, party, call2, t2, true, now, &mut out)
+                    }
+                    None => Err((481, "Call/Transaction Does Not Exist".to_string())),
+                },
+                None => self.start_transfer(
+                    &mut inner,
+                    call,
+                    party,
+                    &refer_to.user,
+                    &devices,
+                    true,
+                    now,
+                    &mut out,
+                ),
+            };
+            if let Err((code, reason)) = started {
                 self.notify(
                     &mut inner,
                     call,
@@ -189,7 +204,7 @@ impl B2bua {
         let Some(c) = inner.calls.get(&call) else {
             return Err((481, "Call Does Not Exist".into()));
         };
-        if c.transfer.is_some() {
+        if c.transfer.is_some() || c.join.is_some() {
             return Err((491, "Request Pending".into()));
         }
         let Some(transferee) = c.peer(transferor) else {
@@ -457,7 +472,7 @@ impl B2bua {
         }
         if let Some(id) = transferor_call_id.filter(|_| by_refer) {
             // The transferor hangs up itself after the final NOTIFY.
-            inner.dialogs.insert(id, (t.new_call, Party::Released));
+            inner.released.insert(id, now + RELEASED_FOR);
         }
         let invite = t.forks[a].invite.clone();
         inner.calls.insert(
@@ -474,6 +489,7 @@ impl B2bua {
                 session: None,
                 phone: None,
                 transfer: None,
+                join: None,
             },
         );
         let calls = self.callctl.calls();
@@ -539,6 +555,352 @@ impl B2bua {
                 inner,
                 call,
                 t.transferor,
+                &format!("SIP/2.0 {code} {reason}"),
+                true,
+                now,
+                out,
+            );
+        }
+    }
+}
+
+/// An attended transfer in progress: the far ends of two calls of the transferor are joined.
+/// It is held by the first call (`call1`, where the REFER came, or call control's held call).
+pub(super) struct Join {
+    call2: CallId,
+    t1: Party,
+    e1: Party,
+    t2: Party,
+    e2: Party,
+    /// The offerless re-INVITE sent to the second far end, and its 2xx (the offer).
+    e2_reinvite: Option<Message>,
+    e2_2xx: Option<Message>,
+    e2_ack: Option<Message>,
+    by_refer: bool,
+}
+
+impl B2bua {
+    /// Starts joining the far end of `t1` in `call1` with the far end of `t2` in `call2`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_join(
+        &self,
+        inner: &mut Inner,
+        call1: CallId,
+        t1: Party,
+        call2: CallId,
+        t2: Party,
+        by_refer: bool,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Result<(), (u16, String)> {
+        let gone = || (481, "Call Does Not Exist".to_string());
+        if call1 == call2 {
+            return Err((400, "Bad Request: the same call".into()));
+        }
+        let c1 = inner.calls.get(&call1).ok_or_else(gone)?;
+        if c1.transfer.is_some() || c1.join.is_some() {
+            return Err((491, "Request Pending".into()));
+        }
+        let e1 = c1.peer(t1).ok_or_else(gone)?;
+        let c2 = inner.calls.get_mut(&call2).ok_or_else(gone)?;
+        if c2.transfer.is_some() || c2.join.is_some() {
+            return Err((491, "Request Pending".into()));
+        }
+        let e2 = c2.peer(t2).ok_or_else(gone)?;
+        // The second far end is asked for an offer (an offerless re-INVITE).
+        let d = c2.dialog_mut(e2).ok_or_else(gone)?;
+        if d.invite_pending {
+            return Err((491, "Request Pending".into()));
+        }
+        let branch = new_branch();
+        let via = self.via(d.route, &branch);
+        let mut m = d.request(Method::Invite, &via, None);
+        m.headers.push("Allow", ALLOW);
+        d.invite_pending = true;
+        let route = d.route;
+        if let Some(c1) = inner.calls.get_mut(&call1) {
+            c1.join = Some(Box::new(Join {
+                call2,
+                t1,
+                e1,
+                t2,
+                e2,
+                e2_reinvite: Some(m.clone()),
+                e2_2xx: None,
+                e2_ack: None,
+                by_refer,
+            }));
+        }
+        self.trace(TraceEvent::SipCallTransfer {
+            call: call1,
+            step: format!("attended transfer: joining with the far end of call {call2}"),
+        });
+        self.start_client(
+            inner,
+            format!("{branch}|INVITE"),
+            m,
+            route,
+            call1,
+            Role::JoinOffer,
+            now,
+            out,
+        );
+        Ok(())
+    }
+
+    /// The second far end answered the offerless re-INVITE: its offer goes to the first.
+    pub(super) fn join_offer_response(
+        &self,
+        inner: &mut Inner,
+        call1: CallId,
+        resp: Message,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let code = resp.code().unwrap_or(0);
+        if code < 200 {
+            return;
+        }
+        let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.as_mut()) else {
+            return;
+        };
+        if let Some(ack) = &j.e2_ack {
+            // A retransmitted 2xx: the same ACK again.
+            let (call2, e2) = (j.call2, j.e2);
+            let ack = ack.clone();
+            if let Some(d) = inner.calls.get_mut(&call2).and_then(|c| c.dialog_mut(e2)) {
+                out.push((d.route, ack.to_bytes()));
+            }
+            return;
+        }
+        if j.e2_2xx.is_some() {
+            return;
+        }
+        if code >= 300 || sdp_of(&resp).is_none() {
+            let reason = resp.reason().unwrap_or("").to_string();
+            self.join_failed(inner, call1, code.max(300), &reason, now, out);
+            return;
+        }
+        j.e2_2xx = Some(resp.clone());
+        let e1 = j.e1;
+        let Some(d) = inner.calls.get_mut(&call1).and_then(|c| c.dialog_mut(e1)) else {
+            return;
+        };
+        let branch = new_branch();
+        let via = self.via(d.route, &branch);
+        let mut m = d.request(Method::Invite, &via, None);
+        m.headers.push("Allow", ALLOW);
+        let m = with_body_of(m, &resp);
+        d.note_sent(&m);
+        d.invite_pending = true;
+        let route = d.route;
+        self.start_client(
+            inner,
+            format!("{branch}|INVITE"),
+            m,
+            route,
+            call1,
+            Role::JoinAnswer,
+            now,
+            out,
+        );
+    }
+
+    /// The first far end answered the second's offer: the answer goes to the second in its
+    /// ACK, and the two far ends become one call.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn join_answer_response(
+        &self,
+        inner: &mut Inner,
+        call1: CallId,
+        resp: Message,
+        sent: Option<&Message>,
+        route: Route,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let code = resp.code().unwrap_or(0);
+        if code < 200 {
+            return;
+        }
+        if (200..300).contains(&code) {
+            if let Some(ack) =
+                sent.and_then(|s| ack_for_2xx(s, &resp, &self.via(route, &new_branch())))
+            {
+                out.push((route, ack.to_bytes()));
+            }
+        }
+        let Some(c1) = inner.calls.get_mut(&call1) else {
+            return;
+        };
+        let Some(j) = c1.join.as_mut() else {
+            return;
+        };
+        if j.e2_ack.is_some() {
+            return;
+        }
+        let e1 = j.e1;
+        if code >= 300 {
+            let reason = resp.reason().unwrap_or("").to_string();
+            self.join_failed(inner, call1, code, &reason, now, out);
+            return;
+        }
+        let (call2, e2) = (j.call2, j.e2);
+        let (Some(inv), Some(t2xx)) = (j.e2_reinvite.clone(), j.e2_2xx.clone()) else {
+            return;
+        };
+        if let Some(d) = c1.dialog_mut(e1) {
+            d.invite_pending = false;
+        }
+        let Some(d2) = inner.calls.get_mut(&call2).and_then(|c| c.dialog_mut(e2)) else {
+            return;
+        };
+        d2.invite_pending = false;
+        let via = self.via(d2.route, &new_branch());
+        if let Some(ack) = ack_for_2xx(&inv, &t2xx, &via) {
+            let ack = with_body_of(ack, &resp);
+            out.push((d2.route, ack.to_bytes()));
+            d2.note_sent(&ack);
+            if let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.as_mut()) {
+                j.e2_ack = Some(ack);
+            }
+        }
+        self.complete_join(inner, call1, now, out);
+    }
+
+    fn complete_join(&self, inner: &mut Inner, call1: CallId, now: Instant, out: &mut Outbox) {
+        let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.take()) else {
+            return;
+        };
+        let call2 = j.call2;
+        if j.by_refer {
+            self.notify(inner, call1, j.t1, "SIP/2.0 200 OK", true, now, out);
+        } else {
+            self.bye(inner, call1, j.t1, now, out);
+            self.bye(inner, call2, j.t2, now, out);
+        }
+        let (Some(mut c1), Some(mut c2)) = (inner.calls.remove(&call1), inner.calls.remove(&call2))
+        else {
+            return;
+        };
+        let t_ids: Vec<String> = [c1.dialog_mut(j.t1), c2.dialog_mut(j.t2)]
+            .into_iter()
+            .flatten()
+            .map(|d| d.call_id.clone())
+            .collect();
+        let take = |c: &mut Call, p: Party| match p {
+            Party::Caller => c.caller.take(),
+            Party::Fork(n) => c.forks.get_mut(n).and_then(|f| f.dialog.take()),
+            _ => None,
+        };
+        let (Some(d1), Some(d2)) = (take(&mut c1, j.e1), take(&mut c2, j.e2)) else {
+            return;
+        };
+        let calls = self.callctl.calls();
+        let (Some(m1), Some(m2)) = (calls.get(call1), calls.get(call2)) else {
+            return;
+        };
+        let l1 = m1.leg(side_of(j.e1)).clone();
+        let l2 = m2.leg(side_of(j.e2)).clone();
+        let new = calls
+            .new_call(&l1.number, l1.device.as_deref(), &l2.number)
+            .id;
+        for side in [Side::Caller, Side::Callee] {
+            let _ = calls.transition(new, side, LegState::Offering, None);
+        }
+        if let Some(dev) = &l2.device {
+            let _ = calls.set_device(new, Side::Callee, dev);
+        }
+        for side in [Side::Callee, Side::Caller] {
+            let _ = calls.transition(new, side, LegState::Connected, None);
+        }
+        for (call, t, e) in [(call1, j.t1, j.e1), (call2, j.t2, j.e2)] {
+            for side in [side_of(t), side_of(e)] {
+                let _ =
+                    calls.transition(call, side, LegState::Disconnected, Some(Cause::Transferred));
+            }
+            self.trace(TraceEvent::SipCallEnded {
+                call,
+                cause: "transferred".into(),
+                detail: format!("its far end continues in call {new}"),
+            });
+        }
+        inner
+            .dialogs
+            .retain(|_, (id, _)| *id != call1 && *id != call2);
+        inner
+            .dialogs
+            .insert(d1.call_id.clone(), (new, Party::Caller));
+        inner
+            .dialogs
+            .insert(d2.call_id.clone(), (new, Party::Fork(0)));
+        if j.by_refer {
+            for id in t_ids {
+                inner.released.insert(id, now + RELEASED_FOR);
+            }
+        }
+        let placeholder = Message::response(200, "OK");
+        let fork = Fork {
+            device: l2.device.clone().unwrap_or_default(),
+            route: d2.route,
+            invite: placeholder.clone(),
+            call_id: d2.call_id.clone(),
+            dialog: Some(d2),
+            ack: Some(placeholder.clone()),
+            failed: None,
+        };
+        inner.calls.insert(
+            new,
+            Call {
+                id: new,
+                invite: placeholder,
+                server_key: String::new(),
+                tag: String::new(),
+                caller: Some(d1),
+                forks: vec![fork],
+                answered: Some(0),
+                finished: true,
+                session: None,
+                phone: None,
+                transfer: None,
+                join: None,
+            },
+        );
+        self.trace(TraceEvent::SipCallTransfer {
+            call: call1,
+            step: format!(
+                "attended transfer complete: calls {call1} and {call2} joined as call {new}"
+            ),
+        });
+    }
+
+    /// The join failed: the two calls go on as they were; a REFER's transferor is told.
+    pub(super) fn join_failed(
+        &self,
+        inner: &mut Inner,
+        call1: CallId,
+        code: u16,
+        reason: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.take()) else {
+            return;
+        };
+        for (call, p) in [(call1, j.e1), (j.call2, j.e2)] {
+            if let Some(d) = inner.calls.get_mut(&call).and_then(|c| c.dialog_mut(p)) {
+                d.invite_pending = false;
+            }
+        }
+        self.trace(TraceEvent::SipCallTransfer {
+            call: call1,
+            step: format!("attended transfer failed: {code} {reason}"),
+        });
+        if j.by_refer {
+            self.notify(
+                inner,
+                call1,
+                j.t1,
                 &format!("SIP/2.0 {code} {reason}"),
                 true,
                 now,
