@@ -367,8 +367,10 @@ async fn cti_make_call_hold_retrieve_and_drop_drive_the_baresip_deskphone() {
         |m| matches!(m, Message::CallStateChangedEvent(e) if e.state == CallState::Held),
     )
     .await;
-    // Hold and retrieve are re-INVITEs of the far end (its media direction changed).
+    // Hold and retrieve are re-INVITEs of the far end and of the deskphone (their media
+    // direction changed).
     far_end.wait_for("got re-INVITE (SDP Offer)", 1).await;
+    deskphone.wait_for("got re-INVITE (SDP Offer)", 1).await;
     cti.retrieve(h, call).await.unwrap();
     call_events_until(
         &mut cti,
@@ -377,6 +379,7 @@ async fn cti_make_call_hold_retrieve_and_drop_drive_the_baresip_deskphone() {
     )
     .await;
     far_end.wait_for("got re-INVITE (SDP Offer)", 2).await;
+    deskphone.wait_for("got re-INVITE (SDP Offer)", 2).await;
     cti.drop_call(h, call).await.unwrap();
     call_events_until(&mut cti, &mut seen, |m| {
         matches!(m, Message::CallEndedEvent(_))

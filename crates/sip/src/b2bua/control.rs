@@ -1,7 +1,8 @@
 //! The node's [`PhoneControl`]: CTI's call requests turned into SIP toward the real phones.
 //! `make_call` is third-party call control (RFC 3725 flow I): an offerless INVITE to the
 //! phone with the auto-answer indications (`Call-Info: <sip:node>;answer-after=0`, honoured
-//! by Cisco, Snom and baresip; `Alert-Info: <http://127.0.0.1/>;info=alert-autoanswer;delay=0`,
+//! by Cisco and Snom, not by Debian 12's baresip 1.0, which auto-answers by its account's
+//! `answermode=auto`; `Alert-Info: <http://127.0.0.1/>;info=alert-autoanswer;delay=0`,
 //! Polycom's and Yealink's), the phone's offer sent to the dialed line, the far end's answer
 //! returned in the phone's ACK. Hold and retrieve are re-INVITEs of the node (the far end
 //! `sendonly`/`sendrecv`, the phone `inactive`/`sendrecv`, session version incremented),
