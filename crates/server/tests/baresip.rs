@@ -222,6 +222,13 @@ async fn two_baresip_phones_call_each_other_through_the_b2bua() {
     callee.wait_for("Incoming call from", 1).await;
     let ringing = calls_until(&n, "ringing", |c| c[0]["callee"]["state"] == "ringing").await;
     assert_eq!(ringing[0]["caller"]["device"], CALLER, "{ringing}");
+    // baresip puts its account (the device name) in From; the call presents the line, 1001.
+    assert_eq!(ringing[0]["caller"]["number"], "1001", "{ringing}");
+    assert!(
+        callee.log().contains("Incoming call from:  sip:1001@"),
+        "{}",
+        callee.log()
+    );
     assert_eq!(
         ringing[0]["callee"]["offered"],
         json!([CALLEE]),

@@ -48,6 +48,7 @@ use switchboard_sip_proto::transaction::{
     Timers,
 };
 use switchboard_sip_proto::{ContactList, Message, Method, Uri};
+use switchboard_store::model::LineAppearance;
 use switchboard_store::StoreError;
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::sync::oneshot;
@@ -285,6 +286,24 @@ fn uri_user(uri: &Uri) -> Option<String> {
         Uri::Tel(t) => Some(t.number.clone()),
         Uri::Other(_) => None,
     }
+}
+
+/// The number a call from a device presents: the From user when it is one of the device's
+/// lines (a phone with several lines chooses), else the device's first line (a softphone that
+/// puts its device or account name in From, as baresip does), else the From user or, without
+/// one, the device name.
+fn calling_number(lines: &[LineAppearance], from_user: Option<String>, device: &str) -> String {
+    if let Some(user) = &from_user {
+        if lines.iter().any(|l| &l.dn == user) {
+            return user.clone();
+        }
+    }
+    lines
+        .iter()
+        .min_by_key(|l| l.index)
+        .map(|l| l.dn.clone())
+        .or(from_user)
+        .unwrap_or_else(|| device.to_string())
 }
 
 fn random_token() -> String {
@@ -577,7 +596,15 @@ impl B2bua {
             return Some(response(&req, 400, "Bad Request"));
         };
         let call_id = call_id.to_string();
-        let caller_number = uri_user(&from.uri).unwrap_or_else(|| device.clone());
+        let lines = match self.registrar.store().get_device(&device).await {
+            Ok(d) => d.lines,
+            Err(_) => Vec::new(),
+        };
+        let caller_number = calling_number(&lines, uri_user(&from.uri), &device);
+        // The callees see the calling number in From, whatever the caller put there.
+        if let Uri::Sip(uri) = &mut from.uri {
+            uri.user = Some(caller_number.clone());
+        }
         let outcome = self.line_devices(&dialed).await;
         let targets = match &outcome {
             Ok(devices) => self.targets_of(devices),
@@ -1922,5 +1949,31 @@ fn cancel_of(f: &Fork) -> Option<(String, Message, Route)> {
 fn flush_server(s: &mut ServerTx, out: &mut Outbox) {
     while let Some(m) = s.tx.poll_transmit() {
         out.push((s.route, m.to_bytes()));
+    }
+}
+
+#[cfg(test)]
+mod calling_number_tests {
+    use super::*;
+
+    fn line(index: u32, dn: &str) -> LineAppearance {
+        LineAppearance {
+            index,
+            dn: dn.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_line_of_the_device_in_from_is_kept_else_its_first_line() {
+        let lines = [line(2, "1005"), line(1, "1001")];
+        assert_eq!(calling_number(&lines, Some("1005".into()), "SEPA"), "1005");
+        assert_eq!(
+            calling_number(&lines, Some("SEPA".into()), "SEPA"),
+            "1001",
+            "a device name in From becomes the first line"
+        );
+        assert_eq!(calling_number(&lines, None, "SEPA"), "1001");
+        assert_eq!(calling_number(&[], Some("alice".into()), "SEPA"), "alice");
+        assert_eq!(calling_number(&[], None, "SEPA"), "SEPA");
     }
 }
