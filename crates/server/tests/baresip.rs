@@ -42,8 +42,8 @@ impl Baresip {
     fn start(node: &Node, device: &str, password: &str, answermode: &str) -> Baresip {
         let dir = tempfile::tempdir().unwrap();
         // baresip binds UDP+TCP on its SIP port and TCP on the next (TLS); the console third.
-        let sip = free_ports(36_000, 3);
-        let rtp = free_ports(44_000, 10);
+        let sip = free_ports(20_000, 3);
+        let rtp = free_ports(20_000, 10);
         let config = format!(
             "poll_method epoll\n\
              sip_listen 127.0.0.1:{sip}\n\

@@ -6,123 +6,21 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use switchboard_callctl::{CallEvent, Cause, ControlError, LegState, Side};
-use switchboard_server::{NodeConfig, RunningNode, StartOptions};
+mod common;
+
+use common::{boot, free_local_port, scenario, Node};
 
 // ---- the helpers of sip.rs (a node, SIPp runs) -----------------------------------------------
 
-struct Node {
-    node: RunningNode,
-    client: reqwest::Client,
-    token: String,
-    dir: tempfile::TempDir,
-}
-
-async fn boot() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        node_name: Some("ucm1".into()),
-        ..Default::default()
-    };
-    config.listen.ephemeral("127.0.0.1".parse().unwrap());
-    let node = switchboard_server::start(
-        config,
-        StartOptions {
-            demo: true,
-            utc_offset: None,
-        },
-    )
-    .await
-    .unwrap();
-    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
-    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-        .build()
-        .unwrap();
-    let token = std::fs::read_to_string(dir.path().join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Node {
-        node,
-        client,
-        token,
-        dir,
-    }
-}
-
 impl Node {
-    fn sip(&self, transport: &str) -> SocketAddr {
-        let wire = if transport == "udp" { "udp" } else { "tcp" };
-        let l = self.node.state.listeners.read().unwrap();
-        l.iter()
-            .find(|x| x.service == "sip" && x.transport == wire)
-            .unwrap()
-            .address
-            .parse()
-            .unwrap()
-    }
-    fn demo_password(&self, id: &str) -> String {
-        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
-        creds
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{id} ")))
-            .unwrap()
-            .to_string()
-    }
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.node.api_url()))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        let text = resp.text().await.unwrap();
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
-    }
     fn traces(&self) -> String {
-        self.node
-            .state
-            .tracer
-            .read_back(&[switchboard_trace::Service::Sip])
-    }
-}
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/sipp")
-        .join(name)
-}
-
-/// A local port for SIPp, free for both UDP and TCP, below the ephemeral range (as in sip.rs;
-/// this binary's base is offset so that the two test binaries stay apart).
-fn free_local_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 500) as u16 * 20 + 7;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
-        let port = 20_000 + (port - 20_000) % 12_000;
-        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
-        if udp.is_ok() && tcp.is_ok() {
-            return port;
-        }
+        self.traces_of(switchboard_trace::Service::Sip)
     }
 }
 

@@ -4,103 +4,25 @@
 //! leaving the node serving the others. The client here speaks raw frames (built with the
 //! protocol crate) so that hostile bytes can be sent too.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard_cti_proto::seal::seal_password;
 use switchboard_cti_proto::*;
-use switchboard_server::{NodeConfig, RunningNode, StartOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use common::{boot, free_local_port, scenario, Node};
 
 const PHONE: &str = "SEP001794625DE5";
 const SOFTPHONE: &str = "CSFwwhite";
 
-struct Node {
-    node: RunningNode,
-    client: reqwest::Client,
-    token: String,
-    dir: tempfile::TempDir,
-}
-
-async fn boot() -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        node_name: Some("ucm1".into()),
-        ..Default::default()
-    };
-    config.listen.ephemeral("127.0.0.1".parse().unwrap());
-    let node = switchboard_server::start(
-        config,
-        StartOptions {
-            demo: true,
-            utc_offset: None,
-        },
-    )
-    .await
-    .unwrap();
-    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
-    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-        .build()
-        .unwrap();
-    let token = std::fs::read_to_string(dir.path().join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Node {
-        node,
-        client,
-        token,
-        dir,
-    }
-}
-
 impl Node {
-    fn listener(&self, service: &str, transport: &str) -> SocketAddr {
-        let l = self.node.state.listeners.read().unwrap();
-        l.iter()
-            .find(|x| x.service == service && x.transport == transport)
-            .unwrap_or_else(|| panic!("no {service} listener"))
-            .address
-            .parse()
-            .unwrap()
-    }
-    fn cti(&self) -> SocketAddr {
-        self.listener("cti", "tcp")
-    }
-    fn demo_password(&self, id: &str) -> String {
-        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
-        creds
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{id} ")))
-            .unwrap()
-            .to_string()
-    }
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.node.api_url()))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
-    }
     /// An access token from the node's OAuth server (password grant) with `scope`.
     async fn access_token(&self, scope: &str) -> String {
         let password = self.demo_password("wwhite");
@@ -122,11 +44,7 @@ impl Node {
         body["access_token"].as_str().unwrap().to_string()
     }
     fn traces(&self) -> String {
-        self.node.state.tracer.flush();
-        self.node
-            .state
-            .tracer
-            .read_back(&[switchboard_trace::Service::Cti])
+        self.traces_of(switchboard_trace::Service::Cti)
     }
 }
 
@@ -281,12 +199,6 @@ fn device_open(seq: u32, device: &str) -> DeviceOpenRequest {
             call_state: false,
         },
     }
-}
-
-fn scenario(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/sipp")
-        .join(name)
 }
 
 /// Registers (`expires` > 0) or unregisters the deskphone over UDP with SIPp and digest.
@@ -1202,22 +1114,6 @@ mod with_the_client_library {
 /// The demo's second deskphone, on line 1002 (created by [`call_lab`]).
 const CALLEE: &str = "SEP00AABBCCDDEE";
 const CALLEE_PASSWORD: &str = "Callee-Digest-42";
-
-/// A local port for SIPp, free for UDP and TCP, below the ephemeral range (as in sip.rs).
-fn free_local_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
-        let port = 20_000 + (port - 20_000) % 12_000;
-        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
-        if udp.is_ok() && tcp.is_ok() {
-            return port;
-        }
-    }
-}
 
 /// Registers `device` over UDP with SIPp from `port` (digest).
 fn register_from(n: &Node, device: &str, password: &str, port: u16) {

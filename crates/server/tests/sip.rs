@@ -2,106 +2,20 @@
 //! by real SIPp scenarios (`tests/sipp/`) over UDP and TCP, and by raw sockets for hostile
 //! input. Every address is on 127.0.0.1.
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard_server::{NodeConfig, RunningNode, StartOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-struct Node {
-    node: RunningNode,
-    client: reqwest::Client,
-    token: String,
-    dir: tempfile::TempDir,
-}
-
-async fn boot() -> Node {
-    boot_with(|_| {}).await
-}
-
-/// Boots a demo node on ephemeral loopback ports, after `adjust` has changed its config.
-async fn boot_with(adjust: impl FnOnce(&mut NodeConfig)) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        node_name: Some("ucm1".into()),
-        ..Default::default()
-    };
-    config.listen.ephemeral("127.0.0.1".parse().unwrap());
-    adjust(&mut config);
-    let node = switchboard_server::start(
-        config,
-        StartOptions {
-            demo: true,
-            utc_offset: None,
-        },
-    )
-    .await
-    .unwrap();
-    let cert = std::fs::read_to_string(dir.path().join("certs/tomcat.pem")).unwrap();
-    let tls = switchboard_pki::client_config_trusting(&[cert]).unwrap();
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(Arc::unwrap_or_clone(tls))
-        .build()
-        .unwrap();
-    let token = std::fs::read_to_string(dir.path().join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    Node {
-        node,
-        client,
-        token,
-        dir,
-    }
-}
+use common::{boot, boot_with, free_local_port, scenario, Node};
 
 impl Node {
-    fn sip(&self, transport: &str) -> SocketAddr {
-        let service = if transport == "tls" {
-            "sip-secure"
-        } else {
-            "sip"
-        };
-        let wire = if transport == "udp" { "udp" } else { "tcp" };
-        let l = self.node.state.listeners.read().unwrap();
-        l.iter()
-            .find(|x| x.service == service && x.transport == wire)
-            .unwrap()
-            .address
-            .parse()
-            .unwrap()
-    }
-    fn demo_password(&self, id: &str) -> String {
-        let creds = std::fs::read_to_string(self.dir.path().join("demo-credentials.txt")).unwrap();
-        creds
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{id} ")))
-            .unwrap()
-            .to_string()
-    }
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.node.api_url()))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        let text = resp.text().await.unwrap();
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        }
-    }
     async fn registrations(&self) -> Vec<Value> {
         self.api(reqwest::Method::GET, "/api/registrations", None)
             .await
@@ -110,35 +24,7 @@ impl Node {
             .clone()
     }
     fn traces(&self) -> String {
-        self.node
-            .state
-            .tracer
-            .read_back(&[switchboard_trace::Service::Sip])
-    }
-}
-
-fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/sipp")
-        .join(name)
-}
-
-/// A local port for SIPp, free for both UDP and TCP. Chosen below the kernel's ephemeral range
-/// (32768 and up) so that no outgoing connection of a test running alongside can take it between
-/// the check and SIPp's bind (SIPp binds its TCP socket to `-p` too); a process-wide counter keeps
-/// the tests of this binary apart, and the process id spreads concurrent test binaries.
-fn free_local_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 500) as u16 * 20;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
-        let port = 20_000 + (port - 20_000) % 12_000;
-        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
-        if udp.is_ok() && tcp.is_ok() {
-            return port;
-        }
+        self.traces_of(switchboard_trace::Service::Sip)
     }
 }
 
@@ -1235,16 +1121,6 @@ async fn sip_listeners_follow_the_nodes_ports_live() {
 // ---- SIP OAuth (004): bearer registration on 5090 and 5091 ---------------------------------
 
 impl Node {
-    /// The TCP socket of a listener by service name (`sip-oauth`, `sip-mra-oauth`, …).
-    fn listener(&self, service: &str) -> SocketAddr {
-        let l = self.node.state.listeners.read().unwrap();
-        l.iter()
-            .find(|x| x.service == service && x.transport == "tcp")
-            .unwrap()
-            .address
-            .parse()
-            .unwrap()
-    }
     /// Sets the cluster's SIP OAuth mode and waits until the registrar has applied it (the
     /// change reaches it asynchronously, within milliseconds).
     async fn set_oauth_mode(&self, on: bool) {
@@ -1368,7 +1244,7 @@ fn with_header(token: &str, header: Value) -> String {
 async fn sip_oauth_bearer_registration_on_5090() {
     let n = boot().await;
     n.set_oauth_mode(true).await;
-    let oauth_port = n.listener("sip-oauth");
+    let oauth_port = n.listener("sip-oauth", "tcp");
     let token = n.access_token("wwhite", "CSFwwhite").await;
 
     // SIPp through stunnel: 407 with the seed's exact challenge, then the seed's
@@ -1534,7 +1410,7 @@ async fn sip_oauth_bearer_registration_on_5090() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sip_oauth_port_rules_give_the_seeds_403() {
     let n = boot().await;
-    let oauth_port = n.listener("sip-oauth");
+    let oauth_port = n.listener("sip-oauth", "tcp");
     let token = n.access_token("wwhite", "CSFwwhite").await;
     let auth = format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n");
     let mismatch = |r: &str| {
@@ -1606,7 +1482,7 @@ async fn sip_oauth_port_rules_give_the_seeds_403() {
 async fn sip_mra_port_admits_listed_edge_proxies_only() {
     let n = boot().await;
     n.set_oauth_mode(true).await;
-    let mra = n.listener("sip-mra-oauth");
+    let mra = n.listener("sip-mra-oauth", "tcp");
     let token = n.access_token("wwhite", "CSFwwhite").await;
     let auth = format!("Proxy-Authorization: Bearer token=\"{token}\"\r\n");
     let ca = switchboard_pki::generate_test_ca("Edge CA").unwrap();

@@ -1,13 +1,16 @@
 //! What the end-to-end test files share: a demo node booted in-process on ephemeral loopback
-//! ports, its admin API, and loopback ports that are free for both UDP and TCP.
+//! ports, its admin API and traces, the SIPp scenarios' directory, and loopback ports that are
+//! free for both UDP and TCP.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
 use switchboard_server::{NodeConfig, RunningNode, StartOptions};
+use switchboard_trace::Service;
 
 pub struct Node {
     pub node: RunningNode,
@@ -19,6 +22,11 @@ pub struct Node {
 /// Boots a demo node (user wwhite, deskphone SEP001794625DE5 on line 1001) on ephemeral
 /// loopback ports.
 pub async fn boot() -> Node {
+    boot_with(|_| {}).await
+}
+
+/// [`boot`], after `adjust` has changed the node's config.
+pub async fn boot_with(adjust: impl FnOnce(&mut NodeConfig)) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let mut config = NodeConfig {
         data_dir: dir.path().to_path_buf(),
@@ -26,6 +34,7 @@ pub async fn boot() -> Node {
         ..Default::default()
     };
     config.listen.ephemeral("127.0.0.1".parse().unwrap());
+    adjust(&mut config);
     let node = switchboard_server::start(
         config,
         StartOptions {
@@ -59,15 +68,19 @@ impl Node {
         let l = self.node.state.listeners.read().unwrap();
         l.iter()
             .find(|x| x.service == service && x.transport == transport)
-            .unwrap()
+            .unwrap_or_else(|| panic!("no {service} listener over {transport}"))
             .address
             .parse()
             .unwrap()
     }
 
-    /// The node's SIP socket for `udp` or `tcp`.
+    /// The node's SIP socket for `udp`, `tcp` or `tls` (the `sip-secure` port).
     pub fn sip(&self, transport: &str) -> SocketAddr {
-        self.listener("sip", transport)
+        match transport {
+            "udp" => self.listener("sip", "udp"),
+            "tls" => self.listener("sip-secure", "tcp"),
+            _ => self.listener("sip", "tcp"),
+        }
     }
 
     /// The CTI Manager's plain TCP socket.
@@ -95,8 +108,9 @@ impl Node {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        let status = resp.status();
         let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
         if text.is_empty() {
             Value::Null
         } else {
@@ -105,13 +119,33 @@ impl Node {
     }
 }
 
+impl Node {
+    /// What the node traced for `service` so far.
+    pub fn traces_of(&self, service: Service) -> String {
+        self.node.state.tracer.flush();
+        self.node.state.tracer.read_back(&[service])
+    }
+}
+
+/// A SIPp scenario of `tests/sipp/`.
+pub fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/sipp")
+        .join(name)
+}
+
+/// A loopback port for SIPp, free for both UDP and TCP, below the ephemeral range.
+pub fn free_local_port() -> u16 {
+    free_ports(20_000, 1)
+}
+
 /// `count` consecutive loopback ports, each free for UDP and TCP, from `range_start` up (each
 /// test binary takes its own range so that binaries never race for a port).
 pub fn free_ports(range_start: u16, count: u16) -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let span = 4_000u16;
-    let base = range_start + (std::process::id() % 200) as u16 * 10;
+    let span = 12_000u16;
+    let base = range_start + (std::process::id() % 500) as u16 * 20;
     loop {
         let first = range_start
             + (base - range_start + NEXT.fetch_add(count, Ordering::Relaxed)) % (span - count);
