@@ -244,13 +244,7 @@ impl B2bua {
             if c.answered.is_some() {
                 return Err(ControlError::IllegalCallState(state));
             }
-            let ringing: Vec<usize> = c
-                .forks
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
-                .map(|(i, _)| i)
-                .collect();
+            let ringing = c.ringing_forks(&device);
             let Some(&old) = ringing.first() else {
                 return Err(ControlError::IllegalCallState(state));
             };
@@ -260,10 +254,7 @@ impl B2bua {
                 .get("From")
                 .unwrap_or("")
                 .to_string();
-            let offer = match &c.phone {
-                Some(p) => p.offer.clone().unwrap_or_else(|| c.invite.clone()),
-                None => c.invite.clone(),
-            };
+            let offer = c.offer();
             let numbers = self
                 .callctl
                 .calls()
@@ -641,13 +632,7 @@ impl B2bua {
             if c.answered.is_some() {
                 return Err(ControlError::IllegalCallState(state));
             }
-            let ringing: Vec<usize> = c
-                .forks
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
-                .map(|(i, _)| i)
-                .collect();
+            let ringing = c.ringing_forks(&device);
             let Some(&old) = ringing.first() else {
                 return Err(ControlError::IllegalCallState(state));
             };
@@ -657,10 +642,7 @@ impl B2bua {
                 .get("From")
                 .unwrap_or("")
                 .to_string();
-            let offer = match &c.phone {
-                Some(p) => p.offer.clone().unwrap_or_else(|| c.invite.clone()),
-                None => c.invite.clone(),
-            };
+            let offer = c.offer();
             let caller_number = self
                 .callctl
                 .calls()
@@ -783,5 +765,26 @@ impl PhoneControl for B2bua {
 
     fn redirect(&self, call: CallId, device: String, destination: String) -> ControlFuture<'_, ()> {
         Box::pin(self.redirect_to(call, device, destination))
+    }
+}
+
+impl Call {
+    /// The forks still ringing on `device` (neither failed nor answered).
+    fn ringing_forks(&self, device: &str) -> Vec<usize> {
+        self.forks
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The offer a new fork of this call carries: the phone's (a make call) or the caller's
+    /// INVITE.
+    fn offer(&self) -> Message {
+        match &self.phone {
+            Some(p) => p.offer.clone().unwrap_or_else(|| self.invite.clone()),
+            None => self.invite.clone(),
+        }
     }
 }
