@@ -233,8 +233,13 @@ impl Calls {
         call
     }
 
-    /// Records the devices the leg on `side` is offered to, publishing [`CallEvent::Offered`].
-    pub fn offer(&self, call: CallId, side: Side, devices: &[String]) -> Result<(), CallError> {
+    /// Runs `change` on the leg on `side` of `call`, under the lock.
+    fn with_leg<R>(
+        &self,
+        call: CallId,
+        side: Side,
+        change: impl FnOnce(&mut Leg) -> R,
+    ) -> Result<R, CallError> {
         let mut inner = self
             .inner
             .lock()
@@ -243,52 +248,40 @@ impl Calls {
             .calls
             .get_mut(&call)
             .ok_or(CallError::UnknownCall(call))?;
-        let leg = c.leg_mut(side);
-        leg.offered = devices.to_vec();
-        let _ = self.events.send(CallEvent::Offered {
-            call,
-            leg: leg.id,
-            side,
-            devices: devices.to_vec(),
-        });
-        Ok(())
+        Ok(change(c.leg_mut(side)))
+    }
+
+    /// Records the devices the leg on `side` is offered to, publishing [`CallEvent::Offered`].
+    pub fn offer(&self, call: CallId, side: Side, devices: &[String]) -> Result<(), CallError> {
+        self.with_leg(call, side, |leg| {
+            leg.offered = devices.to_vec();
+            let _ = self.events.send(CallEvent::Offered {
+                call,
+                leg: leg.id,
+                side,
+                devices: devices.to_vec(),
+            });
+        })
     }
 
     /// Changes the number of the leg on `side` (a call redirected before it was answered);
     /// the devices it is then offered to follow with [`Calls::offer`] (its `Offered` event
     /// carries the change to subscribers, who read the number with [`Calls::get`]).
     pub fn set_number(&self, call: CallId, side: Side, number: &str) -> Result<(), CallError> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| CallError::UnknownCall(call))?;
-        let c = inner
-            .calls
-            .get_mut(&call)
-            .ok_or(CallError::UnknownCall(call))?;
-        c.leg_mut(side).number = number.to_string();
-        Ok(())
+        self.with_leg(call, side, |leg| leg.number = number.to_string())
     }
 
     /// Records which device answered on `side`, publishing [`CallEvent::Answered`].
     pub fn set_device(&self, call: CallId, side: Side, device: &str) -> Result<(), CallError> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| CallError::UnknownCall(call))?;
-        let c = inner
-            .calls
-            .get_mut(&call)
-            .ok_or(CallError::UnknownCall(call))?;
-        let leg = c.leg_mut(side);
-        leg.device = Some(device.to_string());
-        let _ = self.events.send(CallEvent::Answered {
-            call,
-            leg: leg.id,
-            side,
-            device: device.to_string(),
-        });
-        Ok(())
+        self.with_leg(call, side, |leg| {
+            leg.device = Some(device.to_string());
+            let _ = self.events.send(CallEvent::Answered {
+                call,
+                leg: leg.id,
+                side,
+                device: device.to_string(),
+            });
+        })
     }
 
     /// Moves the leg on `side` to `to` (with `cause` when disconnecting), publishing the

@@ -241,20 +241,8 @@ impl B2bua {
                 .calls
                 .get_mut(&call)
                 .ok_or(ControlError::UnknownCall(call))?;
-            if c.answered.is_some() {
-                return Err(ControlError::IllegalCallState(state));
-            }
-            let ringing = c.ringing_forks(&device);
-            let Some(&old) = ringing.first() else {
-                return Err(ControlError::IllegalCallState(state));
-            };
-            let from = c.forks[old]
-                .invite
-                .headers
-                .get("From")
-                .unwrap_or("")
-                .to_string();
-            let offer = c.offer();
+            let (ringing, from, offer) = c.ringing_on(&device, state)?;
+            let old = ringing[0];
             let numbers = self
                 .callctl
                 .calls()
@@ -629,20 +617,7 @@ impl B2bua {
                 .calls
                 .get_mut(&call)
                 .ok_or(ControlError::UnknownCall(call))?;
-            if c.answered.is_some() {
-                return Err(ControlError::IllegalCallState(state));
-            }
-            let ringing = c.ringing_forks(&device);
-            let Some(&old) = ringing.first() else {
-                return Err(ControlError::IllegalCallState(state));
-            };
-            let from = c.forks[old]
-                .invite
-                .headers
-                .get("From")
-                .unwrap_or("")
-                .to_string();
-            let offer = c.offer();
+            let (ringing, from, offer) = c.ringing_on(&device, state)?;
             let caller_number = self
                 .callctl
                 .calls()
@@ -769,14 +744,32 @@ impl PhoneControl for B2bua {
 }
 
 impl Call {
-    /// The forks still ringing on `device` (neither failed nor answered).
-    fn ringing_forks(&self, device: &str) -> Vec<usize> {
-        self.forks
+    /// What answering or redirecting the call on `device` starts from: the forks still
+    /// ringing there (at least one; neither failed nor answered), the From they carried and
+    /// the offer a new fork gets. `IllegalCallState(state)` when the call is answered or does
+    /// not ring on `device`.
+    fn ringing_on(
+        &self,
+        device: &str,
+        state: LegState,
+    ) -> Result<(Vec<usize>, String, Message), ControlError> {
+        let ringing: Vec<usize> = self
+            .forks
             .iter()
             .enumerate()
             .filter(|(_, f)| f.device == device && f.failed.is_none() && f.ack.is_none())
             .map(|(i, _)| i)
-            .collect()
+            .collect();
+        let Some(&first) = ringing.first().filter(|_| self.answered.is_none()) else {
+            return Err(ControlError::IllegalCallState(state));
+        };
+        let from = self.forks[first]
+            .invite
+            .headers
+            .get("From")
+            .unwrap_or("")
+            .to_string();
+        Ok((ringing, from, self.offer()))
     }
 
     /// The offer a new fork of this call carries: the phone's (a make call) or the caller's
