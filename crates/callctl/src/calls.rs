@@ -139,12 +139,23 @@ pub enum CallEvent {
         side: Side,
         devices: Vec<String>,
     },
-    /// `device` answered for the leg on `side`; the other offered devices stop alerting.
+    /// `device` answered for the leg on `side`; the other offered devices stop alerting
+    /// (for each of them the call ends with cause [`Cause::AnsweredElsewhere`]).
     Answered {
         call: CallId,
         leg: LegId,
         side: Side,
         device: String,
+    },
+    /// The leg on `side`, not answered yet, was sent on to `number`: the devices it was
+    /// offered to (`devices`) stop alerting, for each of them the call ends with cause
+    /// [`Cause::Redirected`]. The devices it is then offered to follow in an `Offered` event.
+    Redirected {
+        call: CallId,
+        leg: LegId,
+        side: Side,
+        number: String,
+        devices: Vec<String>,
     },
     /// A leg changed state.
     StateChanged {
@@ -264,11 +275,21 @@ impl Calls {
         })
     }
 
-    /// Changes the number of the leg on `side` (a call redirected before it was answered);
-    /// the devices it is then offered to follow with [`Calls::offer`] (its `Offered` event
-    /// carries the change to subscribers, who read the number with [`Calls::get`]).
-    pub fn set_number(&self, call: CallId, side: Side, number: &str) -> Result<(), CallError> {
-        self.with_leg(call, side, |leg| leg.number = number.to_string())
+    /// Sends the leg on `side` (not answered yet) on to `number`: the devices it was offered
+    /// to leave it, publishing [`CallEvent::Redirected`]; the devices it is then offered to
+    /// follow with [`Calls::offer`].
+    pub fn redirect(&self, call: CallId, side: Side, number: &str) -> Result<(), CallError> {
+        self.with_leg(call, side, |leg| {
+            leg.number = number.to_string();
+            let devices = std::mem::take(&mut leg.offered);
+            let _ = self.events.send(CallEvent::Redirected {
+                call,
+                leg: leg.id,
+                side,
+                number: number.to_string(),
+                devices,
+            });
+        })
     }
 
     /// Records which device answered on `side`, publishing [`CallEvent::Answered`].
@@ -538,14 +559,31 @@ mod tests {
     }
 
     #[test]
-    fn a_redirected_leg_gets_its_new_number() {
+    fn a_redirected_leg_gets_its_new_number_and_its_devices_leave() {
         let calls = Calls::new();
-        let id = calls.new_call("1001", None, "1002").id;
-        calls.set_number(id, Side::Callee, "1003").unwrap();
-        assert_eq!(calls.get(id).unwrap().callee.number, "1003");
-        assert_eq!(calls.get(id).unwrap().caller.number, "1001");
+        let call = calls.new_call("1001", None, "1002");
+        let id = call.id;
+        calls
+            .offer(id, Side::Callee, &["SEPB".to_string()])
+            .unwrap();
+        let mut rx = calls.subscribe();
+        calls.redirect(id, Side::Callee, "1003").unwrap();
+        let c = calls.get(id).unwrap();
+        assert_eq!(c.callee.number, "1003");
+        assert!(c.callee.offered.is_empty());
+        assert_eq!(c.caller.number, "1001");
         assert_eq!(
-            calls.set_number(999, Side::Callee, "1003"),
+            rx.try_recv().unwrap(),
+            CallEvent::Redirected {
+                call: id,
+                leg: call.callee.id,
+                side: Side::Callee,
+                number: "1003".into(),
+                devices: vec!["SEPB".into()],
+            }
+        );
+        assert_eq!(
+            calls.redirect(999, Side::Callee, "1003"),
             Err(CallError::UnknownCall(999))
         );
     }

@@ -1,6 +1,8 @@
 //! The CTI Manager's view of the live calls, kept from call control's call events: for each
 //! call, its numbers and, per leg, its state and the devices on it (the caller's device; the
-//! devices the callee leg is offered to, then the one that answered). Each event becomes the
+//! devices the callee leg is offered to, then the one that answered; the devices it alerted
+//! leave it when another answers, `answered_elsewhere`, or when it is redirected,
+//! `redirected`). Each event becomes the
 //! [`Notice`]s owed to the devices it concerns (a device appearing in a call, its connection
 //! changing state, leaving the call); the registry turns them into CTI events for the
 //! providers that opened those devices. Pure: no locks, no I/O.
@@ -388,6 +390,41 @@ impl CallMirror {
                     }
                 }
             }
+            CallEvent::Redirected {
+                call,
+                side,
+                number,
+                devices,
+                ..
+            } => {
+                let Some(c) = self.calls.get_mut(call) else {
+                    return owed;
+                };
+                match side {
+                    Side::Caller => c.calling = bounded(number),
+                    Side::Callee => c.called = bounded(number),
+                }
+                let leg = c.leg_mut(*side);
+                let told = cti_state(leg.state).is_some();
+                let connection = leg.id;
+                for device in devices {
+                    let device = bounded(device);
+                    let Some(at) = leg.devices.iter().position(|d| *d == device) else {
+                        continue;
+                    };
+                    leg.devices.remove(at);
+                    if told {
+                        owed.push((
+                            device,
+                            Notice::Ended {
+                                call: *call,
+                                connection,
+                                cause: CallCause::Redirected,
+                            },
+                        ));
+                    }
+                }
+            }
             CallEvent::StateChanged {
                 call,
                 side,
@@ -509,10 +546,15 @@ impl CallMirror {
                     _ => Vec::new(),
                 };
                 let answered = call.leg(side).device.is_some();
+                // A callee leg whose number changed before the answer was redirected.
+                let redirected =
+                    side == Side::Callee && old.as_ref().is_some_and(|o| o.called != fresh.called);
                 for device in &told_before {
                     if !new_leg.devices.contains(device) {
                         let cause = if answered {
                             CallCause::AnsweredElsewhere
+                        } else if redirected {
+                            CallCause::Redirected
                         } else {
                             new_leg.cause.map(cti_cause).unwrap_or(CallCause::Unknown)
                         };

@@ -20,8 +20,9 @@ const CALLEE: &str = "SEP00AABBCC0002";
 const CALLEE_PASSWORD: &str = "far-end-digest-pw";
 
 /// What the deskphone's provider hears of a MakeCall, hold, retrieve and drop.
-const EXPECTED_DESKPHONE_EVENTS: [&str; 6] = [
+const EXPECTED_DESKPHONE_EVENTS: [&str; 7] = [
     "new Offering",
+    "Ringing None",
     "Connected None",
     "Held None",
     "Connected None",

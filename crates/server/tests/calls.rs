@@ -1,7 +1,8 @@
 //! Calls through the back-to-back user agent beyond the basic call (`sip.rs` has those): hold
-//! and resume by re-INVITE, INFO DTMF and UPDATE relayed, session timers, parallel ringing, a
+//! and resume by re-INVITE, INFO DTMF and UPDATE relayed (also in the early dialog), session
+//! timers, parallel ringing, a
 //! call over TCP, a body that is not valid SDP, and call control driving the real phones
-//! (`PhoneControl`: third-party make call, hold, retrieve, DTMF, drop). A node is booted
+//! (`PhoneControl`: third-party make call, hold, retrieve, DTMF, drop, transfers). A node is booted
 //! in-process on loopback; every phone is a SIPp scenario (`tests/sipp/`) on its own port.
 
 use std::io::Write;
@@ -341,6 +342,109 @@ async fn hold_resume_info_dtmf_and_update_are_relayed_between_the_legs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn update_and_info_in_the_early_dialog_are_relayed_to_the_ringing_phone() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            Sipp::new("call_uac_early_update.xml", caller_port).key("dialed", "1002"),
+            vec![Sipp::new("call_uas_early_update.xml", callee_ports[0])],
+        )
+    });
+    let (uas_ok, uas) = &uas[0];
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    // Before the answer: the caller's UPDATE (its new offer) and INFO reached the callee byte
+    // for byte, in the callee's early dialog; the callee's answer came back.
+    let update = logged_bodies(&uac, "UPDATE ");
+    assert_eq!(update.len(), 1, "{uac}");
+    assert_eq!(update, logged_bodies(uas, "UPDATE "));
+    assert_eq!(logged_bodies(&uac, "INFO "), logged_bodies(uas, "INFO "));
+    let early_answer = &logged_bodies(uas, "SIP/2.0 200 OK")[0];
+    assert!(early_answer.contains("s=switchboard early answer"));
+    assert_eq!(&logged_bodies(&uac, "SIP/2.0 200 OK")[0], early_answer);
+    // The node's UPDATE went to the callee's Contact of its 180, with the callee's To tag.
+    let callee_update = &uas[uas.find("\nUPDATE sip:callee@").expect(uas)..];
+    assert!(
+        callee_update
+            .lines()
+            .any(|l| l.starts_with("To:") && l.contains("SIPpTag01")),
+        "{callee_update}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    use LegState::*;
+    assert_eq!(
+        changes(&drain(&mut events)),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ]
+    );
+    n.node.shutdown().await.unwrap();
+}
+
+/// The UPDATE the caller of `call_uac_cancel.xml` sends in the early dialog, and its 491 (the
+/// caller sees one early dialog: the second phone's 180 is not relayed again).
+const EARLY_UPDATE_REFUSED: &str = r#"<recv response="180" rrs="true"/>
+  <send>
+    <![CDATA[
+
+      UPDATE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      Max-Forwards: 70
+      From: <sip:[me]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[dialed]@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 UPDATE
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 1 2 IN IP4 127.0.0.1
+      s=switchboard early update
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio 6000 RTP/AVP 0
+
+    ]]>
+  </send>
+  <recv response="491"/>"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_in_the_early_dialog_while_two_phones_ring_gets_491() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE, CALLEE2]).await;
+    let mut caller = Sipp::new("call_uac_cancel.xml", caller_port).key("dialed", "1002");
+    caller.replace = vec![("<recv response=\"180\"/>", EARLY_UPDATE_REFUSED)];
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            caller,
+            vec![
+                Sipp::new("call_uas_ring.xml", callee_ports[0]),
+                Sipp::new("call_uas_ring.xml", callee_ports[1]),
+            ],
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallees:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "callee:\n{log}\ncaller:\n{uac}");
+        assert!(!log.contains("UPDATE sip:"), "{log}");
+    }
+    assert!(uac.contains("SIP/2.0 491 Request Pending"), "{uac}");
+    assert_eq!(uac.matches("SIP/2.0 180 Ringing").count(), 1, "{uac}");
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_session_interval_without_refresh_ends_the_call() {
     let n = boot().await;
     let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
@@ -511,7 +615,8 @@ async fn call_control_makes_a_call_holds_retrieves_sends_dtmf_and_drops_on_the_r
         .unwrap();
     let mut seen = Vec::new();
     let connected = |side: Side| move |e: &CallEvent| matches!(e, CallEvent::StateChanged { side: s, to: LegState::Connected, .. } if *s == side);
-    wait_for(&mut events, &mut seen, connected(Side::Callee)).await;
+    // The phone's side is connected last, once the far end answered.
+    wait_for(&mut events, &mut seen, connected(Side::Caller)).await;
     if let Err(e) = pc.hold(call, CALLER.into()).await {
         let mut phone = phone;
         let mut far = far;
@@ -562,10 +667,13 @@ async fn call_control_makes_a_call_holds_retrieves_sends_dtmf_and_drops_on_the_r
         call_changes,
         vec![
             (Side::Caller, Idle, Offering, None),
-            (Side::Caller, Offering, Connected, None),
+            // The phone answered its auto-answer INVITE: its side stays offering until the
+            // far end alerts, and is connected when the far end answers.
             (Side::Callee, Idle, Offering, None),
             (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
             (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
             (Side::Caller, Connected, Held, None),
             (Side::Caller, Held, Connected, None),
             (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
@@ -660,6 +768,7 @@ fn by_call(seen: &[CallEvent]) -> std::collections::BTreeMap<u64, Vec<CallEvent>
             CallEvent::NewCall { call, .. }
             | CallEvent::Offered { call, .. }
             | CallEvent::Answered { call, .. }
+            | CallEvent::Redirected { call, .. }
             | CallEvent::StateChanged { call, .. }
             | CallEvent::Ended { call, .. } => *call,
         };
@@ -832,6 +941,148 @@ async fn call_control_blind_transfer_hangs_up_the_transferor_and_joins_the_other
     n.node.shutdown().await.unwrap();
 }
 
+/// A call control blind transfer from the callee (1002) of 1001's call to 1003, whose phone
+/// rings and never answers; `end` ends the call while it rings (1001 hangs up, or the call is
+/// dropped). The target must get CANCEL and answer 487; the new call ends `cancelled`.
+async fn blind_transfer_ringing_when_the_call_ends(hang_up: bool) {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let transferor = Sipp::new("call_uas_transferor.xml", callee_ports[0]).spawn(dirs[0].path());
+    let target = Sipp::new("call_uas_ring.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let transferee = if hang_up {
+        // Hangs up 2.5 s after the answer, while the target rings.
+        let mut s = Sipp::new("call_uac.xml", caller_port);
+        s.replace = vec![(
+            "<pause milliseconds=\"300\"/>",
+            "<pause milliseconds=\"2500\"/>",
+        )];
+        s
+    } else {
+        let mut s = Sipp::new("call_uac_two_calls.xml", caller_port);
+        s.csv = vec!["1002".into()];
+        s
+    };
+    let transferee = transferee
+        .to(n.sip("udp"))
+        .key("dialed", "1002")
+        .key("me", "1001")
+        .spawn(dirs[2].path());
+    let mut seen = Vec::new();
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                side: Side::Caller,
+                to: LegState::Connected,
+                ..
+            }
+        )
+    })
+    .await;
+    let call = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    pc.blind_transfer(call, CALLEE.into(), "1003".into())
+        .await
+        .unwrap();
+    // The target rings (the new call's callee side).
+    wait_for(&mut events, &mut seen, |e| {
+        matches!(
+            e,
+            CallEvent::StateChanged {
+                call: c,
+                side: Side::Callee,
+                to: LegState::Ringing,
+                ..
+            } if *c != call
+        )
+    })
+    .await;
+    if !hang_up {
+        pc.drop_call(call, CALLEE.into()).await.unwrap();
+    }
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [transferor, target, transferee]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    let target_log = &logs[1].1;
+    assert!(target_log.contains("\nCANCEL sip:"), "{target_log}");
+    assert!(
+        target_log.contains("SIP/2.0 487 Request Terminated"),
+        "{target_log}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    use LegState::*;
+    let calls = by_call(&seen);
+    assert_eq!(calls.len(), 2, "{seen:?}");
+    // The transferred call itself ended normally (BYE from 1001, or the drop).
+    assert_eq!(
+        calls[&call].last(),
+        Some(&CallEvent::Ended {
+            call,
+            cause: Cause::Normal
+        }),
+        "{seen:?}"
+    );
+    let (&new, new_events) = calls.iter().last().unwrap();
+    match &new_events[0] {
+        CallEvent::NewCall { caller, callee, .. } => {
+            assert_eq!((caller.as_str(), callee.as_str()), ("1001", "1003"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        changes(new_events),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Caller, Offering, Connected, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Callee, Ringing, Disconnected, Some(Cause::Cancelled)),
+            (
+                Side::Caller,
+                Connected,
+                Disconnected,
+                Some(Cause::Cancelled)
+            ),
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(
+        new_events.last(),
+        Some(&CallEvent::Ended {
+            call: new,
+            cause: Cause::Cancelled
+        })
+    );
+    assert!(n.traces().contains("transfer abandoned"), "{}", n.traces());
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blind_transfer_still_ringing_is_cancelled_when_the_transferee_hangs_up() {
+    blind_transfer_ringing_when_the_call_ends(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blind_transfer_still_ringing_is_cancelled_when_the_call_is_dropped() {
+    blind_transfer_ringing_when_the_call_ends(false).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn call_control_transfer_complete_joins_the_far_ends_of_two_calls() {
     let n = boot().await;
@@ -924,6 +1175,248 @@ async fn call_control_transfer_complete_joins_the_far_ends_of_two_calls() {
         })
     );
     assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_control_consult_transfer_holds_consults_and_completes() {
+    let n = boot().await;
+    let (agent_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // A (the controlled deskphone, 1001) answers B's call and consults C (1003), who is
+    // asked for an offer at transfer-complete (the second far end of the join).
+    let mut agent = Sipp::new("phone_consults.xml", agent_port);
+    agent.calls = 2;
+    let agent = agent.spawn(dirs[0].path());
+    let consulted = Sipp::new("call_uas_joined_second.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let customer = Sipp::new("call_uac_held_then_joined.xml", callee_ports[0])
+        .to(n.sip("udp"))
+        .key("dialed", "1001")
+        .key("me", "1002")
+        .spawn(dirs[2].path());
+    let children = std::cell::RefCell::new(Some([agent, consulted, customer]));
+    // On failure: the SIPp logs, so the test says what the phones saw.
+    let logs = |why: String| -> ! {
+        let mut all = children.borrow_mut().take().unwrap();
+        for c in all.iter_mut() {
+            let _ = c.kill();
+        }
+        let logs: Vec<(bool, String)> = all
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect();
+        panic!("{why}\n{logs:#?}");
+    };
+    let mut seen = Vec::new();
+    let connected = |side: Side| move |e: &CallEvent| matches!(e, CallEvent::StateChanged { side: s, to: LegState::Connected, .. } if *s == side);
+    if tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_for(&mut events, &mut seen, connected(Side::Caller)),
+    )
+    .await
+    .is_err()
+    {
+        logs(format!("B's call was not connected: {seen:?}"));
+    }
+    let call1 = match &seen[0] {
+        CallEvent::NewCall { call, .. } => *call,
+        e => panic!("{e:?}"),
+    };
+    let pc = n.node.state.callctl.phone_control().unwrap().clone();
+    assert_eq!(
+        pc.consult_transfer(call1, CALLER.into(), "9999".into())
+            .await
+            .err(),
+        Some(ControlError::UnknownNumber("9999".into())),
+    );
+    // … before anything is sent: the call is not put on hold for nothing.
+    assert_eq!(
+        n.node
+            .state
+            .callctl
+            .calls()
+            .get(call1)
+            .unwrap()
+            .callee
+            .state,
+        LegState::Connected
+    );
+    let call2 = match pc
+        .consult_transfer(call1, CALLER.into(), "1003".into())
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => logs(format!("consult_transfer: {e}")),
+    };
+    assert_ne!(call1, call2);
+    // The consultation call: A's auto-answer, then C answers.
+    // A's side is connected last (after C's): then both sides are.
+    let call2_connected = move |e: &CallEvent| matches!(e, CallEvent::StateChanged { call, side: Side::Caller, to: LegState::Connected, .. } if *call == call2);
+    if tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_for(&mut events, &mut seen, call2_connected),
+    )
+    .await
+    .is_err()
+    {
+        logs(format!("the consultation call was not connected: {seen:?}"));
+    }
+    assert_eq!(
+        pc.transfer_complete(call2, call2, CALLER.into()).await,
+        Err(ControlError::TransferFailed(
+            "400 Bad Request: the same call".into()
+        ))
+    );
+    if let Err(e) = pc.transfer_complete(call1, call2, CALLER.into()).await {
+        logs(format!("transfer_complete: {e}"));
+    }
+    let all = children.borrow_mut().take().unwrap();
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        all.into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    let (agent, consulted, customer) = (&logs[0].1, &logs[1].1, &logs[2].1);
+    // The consultation INVITE to A had no offer; A's offer went to C, C's answer to A's ACK.
+    let agent_invites = logged_bodies(agent, "INVITE sip:");
+    assert_eq!(agent_invites.len(), 3, "{agent}");
+    assert!(agent_invites[1].contains("a=inactive"), "{agent}");
+    assert!(agent_invites[2].is_empty(), "{agent}");
+    assert!(logged_bodies(consulted, "INVITE sip:")[0].contains("o=agent 7 7"));
+    // Transfer complete: C's offer reached B, B's answer came back in C's ACK (B's log has
+    // its own INVITE, then the hold re-INVITE and the join's, and its 200s to them).
+    let offer = &logged_bodies(consulted, "SIP/2.0 200 OK")[1];
+    let customer_invites = logged_bodies(customer, "INVITE sip:");
+    assert_eq!(customer_invites.len(), 3, "{customer}");
+    assert!(customer_invites[1].contains("a=sendonly"), "{customer}");
+    assert_eq!(&customer_invites[2], offer);
+    let answer = &logged_bodies(customer, "SIP/2.0 200 OK")[2];
+    assert_eq!(&logged_bodies(consulted, "ACK sip:")[1], answer);
+    assert_eq!(agent.matches("\nBYE sip:").count(), 2, "{agent}");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen.extend(drain(&mut events));
+    use LegState::*;
+    let calls = by_call(&seen);
+    assert_eq!(calls.len(), 3, "{seen:?}");
+    // B → A: answered by A, A's side held, then both sides transferred.
+    assert_eq!(
+        changes(&calls[&call1]),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (Side::Callee, Connected, Held, None),
+            (Side::Callee, Held, Disconnected, Some(Cause::Transferred)),
+            (
+                Side::Caller,
+                Connected,
+                Disconnected,
+                Some(Cause::Transferred)
+            ),
+        ],
+        "{seen:?}"
+    );
+    // A → C: the consultation, placed for A, transferred on both sides.
+    match &calls[&call2][0] {
+        CallEvent::NewCall {
+            caller,
+            callee,
+            caller_device,
+            ..
+        } => {
+            assert_eq!((caller.as_str(), callee.as_str()), ("1001", "1003"));
+            assert_eq!(caller_device.as_deref(), Some(CALLER));
+        }
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        changes(&calls[&call2]),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Ringing, None),
+            (Side::Caller, Offering, Ringing, None),
+            (Side::Callee, Ringing, Connected, None),
+            (Side::Caller, Ringing, Connected, None),
+            (
+                Side::Caller,
+                Connected,
+                Disconnected,
+                Some(Cause::Transferred)
+            ),
+            (
+                Side::Callee,
+                Connected,
+                Disconnected,
+                Some(Cause::Transferred)
+            ),
+        ],
+        "{seen:?}"
+    );
+    for old in [call1, call2] {
+        assert_eq!(
+            calls[&old].last(),
+            Some(&CallEvent::Ended {
+                call: old,
+                cause: Cause::Transferred
+            })
+        );
+    }
+    // B → C: the joined call, until B hangs up.
+    let (&call3, joined) = calls.iter().last().unwrap();
+    match &joined[0] {
+        CallEvent::NewCall {
+            caller,
+            callee,
+            caller_device,
+            ..
+        } => {
+            assert_eq!((caller.as_str(), callee.as_str()), ("1002", "1003"));
+            assert_eq!(caller_device.as_deref(), Some(CALLEE));
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(joined.iter().any(|e| matches!(
+        e,
+        CallEvent::Answered { device, .. } if device == TARGET
+    )));
+    assert_eq!(
+        changes(joined),
+        vec![
+            (Side::Caller, Idle, Offering, None),
+            (Side::Callee, Idle, Offering, None),
+            (Side::Callee, Offering, Connected, None),
+            (Side::Caller, Offering, Connected, None),
+            (Side::Caller, Connected, Disconnected, Some(Cause::Normal)),
+            (Side::Callee, Connected, Disconnected, Some(Cause::Normal)),
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(
+        joined.last(),
+        Some(&CallEvent::Ended {
+            call: call3,
+            cause: Cause::Normal
+        })
+    );
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    let traces = n.traces();
+    assert!(
+        traces.contains(&format!("transfer_complete for {CALLER}")),
+        "{traces}"
+    );
     n.node.shutdown().await.unwrap();
 }
 
@@ -1142,6 +1635,32 @@ async fn call_control_redirects_a_ringing_call_to_another_number() {
         offered,
         vec![vec![CALLEE.to_string()], vec![TARGET.to_string()]]
     );
+    // The device it rang on left the call with cause `redirected`, recorded for that device
+    // (CTI ends its connection with `redirected`), before the target was offered the call.
+    let redirected: Vec<(usize, &str, &Vec<String>)> = seen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            CallEvent::Redirected {
+                call: c,
+                side: Side::Callee,
+                number,
+                devices,
+                ..
+            } if *c == call => Some((i, number.as_str(), devices)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        redirected.iter().map(|r| (r.1, r.2)).collect::<Vec<_>>(),
+        vec![("1003", &vec![CALLEE.to_string()])],
+        "{seen:?}"
+    );
+    let target_offered = seen
+        .iter()
+        .position(|e| matches!(e, CallEvent::Offered { devices, .. } if devices[..] == [TARGET.to_string()]))
+        .unwrap();
+    assert!(redirected[0].0 < target_offered, "{seen:?}");
     assert!(seen.iter().any(|e| matches!(
         e,
         CallEvent::Answered { device, .. } if device == TARGET

@@ -299,3 +299,73 @@ fn long_numbers_are_cut() {
     };
     assert_eq!((calling.len(), dn.len()), (MAX_TEXT, MAX_TEXT));
 }
+
+#[test]
+fn a_redirected_call_ends_with_cause_redirected_on_the_device_it_alerted() {
+    let calls = Calls::new();
+    let mut rx = calls.subscribe();
+    let mut mirror = CallMirror::default();
+    let call = ring(&calls, &["SEPB"]);
+    // What the B2BUA does for call control's redirect to 1003 (ringing on SEPC).
+    calls.redirect(call.id, Side::Callee, "1003").unwrap();
+    calls
+        .offer(call.id, Side::Callee, &["SEPC".to_string()])
+        .unwrap();
+    answer(&calls, call.id, "SEPC");
+    let owed = drain(&mut rx, &mut mirror);
+    assert_eq!(
+        for_device(&owed, "SEPB"),
+        vec![
+            new(&call, Side::Callee, CallState::Offering),
+            changed(&call, Side::Callee, CallState::Ringing, None),
+            ended(&call, Side::Callee, CallCause::Redirected),
+        ]
+    );
+    // The new device is told about the call on the number it was redirected to.
+    let to_1003 = |state| Notice::New {
+        call: call.id,
+        connection: call.callee.id,
+        dn: "1003".into(),
+        calling: "1001".into(),
+        called: "1003".into(),
+        role: CallRole::Terminating,
+        state,
+    };
+    assert_eq!(
+        for_device(&owed, "SEPC"),
+        vec![
+            to_1003(CallState::Ringing),
+            changed(&call, Side::Callee, CallState::Connected, None),
+        ]
+    );
+    // The redirected device hears nothing more.
+    calls.disconnect(call.id, Cause::Normal).unwrap();
+    let owed = drain(&mut rx, &mut mirror);
+    assert!(for_device(&owed, "SEPB").is_empty());
+    assert_eq!(for_device(&owed, "SEPC").len(), 2);
+}
+
+#[test]
+fn a_missed_redirect_is_made_good_with_cause_redirected() {
+    let calls = Calls::new();
+    let mut rx = calls.subscribe();
+    let mut mirror = CallMirror::default();
+    let call = ring(&calls, &["SEPB"]);
+    drain(&mut rx, &mut mirror);
+    calls.redirect(call.id, Side::Callee, "1003").unwrap();
+    calls
+        .offer(call.id, Side::Callee, &["SEPC".to_string()])
+        .unwrap();
+    let missed: Vec<CallEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let owed = mirror.resync(&calls.list());
+    assert_eq!(
+        for_device(&owed, "SEPB"),
+        vec![ended(&call, Side::Callee, CallCause::Redirected)]
+    );
+    assert_eq!(for_device(&owed, "SEPC").len(), 1, "{owed:?}");
+    let mut again = Vec::new();
+    for e in &missed {
+        again.extend(mirror.apply(e));
+    }
+    assert!(again.is_empty(), "{again:?}");
+}

@@ -7,7 +7,9 @@
 //! returned in the phone's ACK. Hold and retrieve are re-INVITEs of the node (the far end
 //! `sendonly`/`sendrecv`, the phone `inactive`/`sendrecv`, session version incremented),
 //! DTMF is SIP INFO `application/dtmf-relay`, answer re-offers the call to the alerting
-//! phone with the auto-answer indications.
+//! phone with the auto-answer indications. Consult transfer holds the call (an unknown
+//! destination is refused first, before anything is sent) and places the consultation call
+//! as make call does; transfer complete and blind transfer are `transfer.rs`'s.
 
 use std::time::{Duration, Instant};
 
@@ -195,6 +197,7 @@ impl B2bua {
                     forks: Vec::new(),
                     answered: None,
                     finished: false,
+                    relayed_provisional: 0,
                     session: None,
                     phone: Some(Box::new(Phone {
                         dialed_devices,
@@ -659,7 +662,8 @@ impl B2bua {
                 self.start_client(&mut inner, key, m, route, call, Role::Quiet, now, &mut out);
             }
             let calls = self.callctl.calls();
-            let _ = calls.set_number(call, Side::Callee, &destination);
+            // The ringing device leaves the call (cause `redirected`), the new ones are offered.
+            let _ = calls.redirect(call, Side::Callee, &destination);
             let _ = calls.offer(call, Side::Callee, &offered);
             self.send(std::mem::take(&mut out));
         }
@@ -716,10 +720,17 @@ impl PhoneControl for B2bua {
     ) -> ControlFuture<'_, CallId> {
         Box::pin(async move {
             let (_, state) = self.device_side(call, &device)?;
+            if !matches!(state, LegState::Connected | LegState::Held) {
+                return Err(ControlError::IllegalCallState(state));
+            }
+            // An unknown number is refused before the call is put on hold.
+            match self.line_devices(&destination).await {
+                Ok(_) => {}
+                Err((404, ..)) => return Err(ControlError::UnknownNumber(destination)),
+                Err((_, _, why)) => return Err(ControlError::TransferFailed(why)),
+            }
             if state == LegState::Connected {
                 self.hold_or_retrieve(call, device.clone(), true).await?;
-            } else if state != LegState::Held {
-                return Err(ControlError::IllegalCallState(state));
             }
             self.place_call(device, None, destination).await
         })

@@ -19,6 +19,14 @@
 //! negotiated in a 2xx (`Session-Expires`, RFC 4028) must be refreshed within it, or the call
 //! is ended (BYE both ways, cause `failed`).
 //!
+//! Before the answer, UPDATE (RFC 3311) and INFO (RFC 6086) are relayed the same way between
+//! the caller's early dialog and the early dialog of the one fork still ringing (created by
+//! its provisional response with a To tag; it becomes the confirmed dialog on the 2xx, its
+//! CSeqs kept). The node gives the caller one early dialog whatever the number of forks, so
+//! while several forks ring such a request cannot be matched to one of them: it gets `491`
+//! (with `Retry-After`), to be tried again once a phone answered. Any other request in a
+//! dialog the node does not have, or in a call not connected, gets `481`.
+//!
 //! Who may call: only a device that is registered right now, the INVITE arriving from where
 //! one of its live bindings registered (the UDP source address, or the TCP/TLS connection);
 //! anything else is `403`. Where a call goes: the Request-URI's user is a directory number;
@@ -106,7 +114,8 @@ struct Fork {
     route: Route,
     invite: Message,
     call_id: String,
-    /// The dialog, once answered.
+    /// The dialog: early once a provisional response carried a To tag, confirmed once
+    /// answered.
     dialog: Option<Dialog>,
     ack: Option<Message>,
     /// The final non-2xx status, or 408 on timeout.
@@ -151,6 +160,9 @@ struct Call {
     answered: Option<usize>,
     /// Whether the caller has its final response.
     finished: bool,
+    /// The last provisional status relayed to the caller: a repeat without a body (the second
+    /// phone of a line ringing too) is not sent again, as the caller sees one early dialog.
+    relayed_provisional: u16,
     session: Option<Session>,
     phone: Option<Box<Phone>>,
     transfer: Option<Box<transfer::Transfer>>,
@@ -178,6 +190,47 @@ impl Call {
     fn by_phone(&self) -> bool {
         self.phone.is_some()
     }
+
+    /// The other side of a call not answered yet, for an UPDATE (RFC 3311) or INFO (RFC
+    /// 6086) in an early dialog. The node gives the caller one early dialog (one To tag)
+    /// whatever the number of forks, so it stands for a fork only when one fork is left
+    /// ringing and that fork created an early dialog (a provisional response with a To tag):
+    /// the caller's peer is then that fork, and the fork's the caller.
+    fn early_peer(&self, party: Party) -> EarlyPeer {
+        if self.answered.is_some() || self.caller.is_none() {
+            return EarlyPeer::None;
+        }
+        let ringing: Vec<usize> = self
+            .forks
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.failed.is_none() && f.ack.is_none())
+            .map(|(i, _)| i)
+            .collect();
+        let concerned = match party {
+            Party::Caller => !ringing.is_empty(),
+            Party::Fork(i) => ringing.contains(&i),
+            Party::Phone(_) => false,
+        };
+        match ringing.as_slice() {
+            _ if !concerned => EarlyPeer::None,
+            [one] if self.forks[*one].dialog.is_none() => EarlyPeer::None,
+            [one] => EarlyPeer::Peer(match party {
+                Party::Caller => Party::Fork(*one),
+                _ => Party::Caller,
+            }),
+            _ => EarlyPeer::Several,
+        }
+    }
+}
+
+/// What [`Call::early_peer`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EarlyPeer {
+    Peer(Party),
+    /// Several forks still ring: which one the request is for is unknown.
+    Several,
+    None,
 }
 
 /// The call-model side of a party.
@@ -206,6 +259,8 @@ enum ClientKind {
 /// An in-dialog request relayed from one leg to the other, waiting for its final response.
 struct Relay {
     from: Party,
+    /// Where it was sent.
+    to: Party,
     request: Message,
     server_key: String,
     /// The ACK sent for the 2xx (a re-INVITE), resent on its retransmissions.
@@ -240,6 +295,24 @@ struct ClientTx {
     role: Role,
 }
 
+impl ClientTx {
+    /// Its timer is due.
+    fn due(&self, now: Instant) -> bool {
+        let at = match &self.kind {
+            ClientKind::Invite(tx) => tx.poll_timeout(),
+            ClientKind::Other(tx) => tx.poll_timeout(),
+        };
+        at.is_some_and(|t| t <= now)
+    }
+
+    fn is_terminated(&self) -> bool {
+        match &self.kind {
+            ClientKind::Invite(tx) => tx.is_terminated(),
+            ClientKind::Other(tx) => tx.is_terminated(),
+        }
+    }
+}
+
 /// Which side of a call a dialog (by Call-ID) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Party {
@@ -262,7 +335,13 @@ struct Inner {
     /// Transferors' dialogs (by Call-ID) after a REFER: their BYE is answered `200` until
     /// the deadline.
     released: HashMap<String, Instant>,
+    /// Ticks since the last sweep of every transaction ([`B2bua::tick`]).
+    ticks_since_sweep: u32,
 }
+
+/// Every this many ticks (of 50 ms), [`B2bua::tick`] drives every transaction, not only those
+/// whose timer is due: a safety net for output left behind by a path that did not flush it.
+const TICKS_PER_SWEEP: u32 = 20;
 
 /// The node's back-to-back user agent.
 pub struct B2bua {
@@ -711,6 +790,7 @@ impl B2bua {
                     forks,
                     answered: None,
                     finished: false,
+                    relayed_provisional: 0,
                     session: None,
                     phone: None,
                     transfer: None,
@@ -723,7 +803,8 @@ impl B2bua {
     }
 
     /// A request inside a dialog (re-INVITE, UPDATE, INFO, …): relayed to the other leg of a
-    /// connected call, answered later with the other side's final response.
+    /// connected call (UPDATE and INFO: or of a call whose one fork still ringing has an early
+    /// dialog), answered later with the other side's final response.
     pub fn handle_in_dialog(&self, req: Message, inbound: &Inbound) -> Option<Message> {
         let now = Instant::now();
         let method = req.method()?.clone();
@@ -774,8 +855,14 @@ impl B2bua {
         let Some(c) = inner.calls.get_mut(&call) else {
             return no_dialog();
         };
-        let Some(peer) = c.peer(party) else {
-            return no_dialog();
+        let early = matches!(method, Method::Update | Method::Info);
+        let peer = match (c.peer(party), early.then(|| c.early_peer(party))) {
+            (Some(peer), _) => peer,
+            (None, Some(EarlyPeer::Peer(peer))) => peer,
+            (None, Some(EarlyPeer::Several)) => {
+                return Some(response(&req, 491, "Request Pending").with_header("Retry-After", "2"))
+            }
+            _ => return no_dialog(),
         };
         let pending = c.dialog_mut(party).is_some_and(|d| d.invite_pending)
             || c.dialog_mut(peer).is_some_and(|d| d.invite_pending);
@@ -837,6 +924,7 @@ impl B2bua {
         }
         let role = Role::Relay(Box::new(Relay {
             from: party,
+            to: peer,
             request: req,
             server_key: key,
             ack: None,
@@ -875,9 +963,7 @@ impl B2bua {
         let Some(c) = inner.calls.get_mut(&call) else {
             return;
         };
-        let Some(peer) = c.peer(rel.from) else {
-            return;
-        };
+        let peer = rel.to;
         if method == Method::Invite && (200..300).contains(&code) {
             if let Some(ack) = &rel.ack {
                 if let Some(d) = c.dialog_mut(peer) {
@@ -930,7 +1016,7 @@ impl B2bua {
         if let Some(me) = c.dialog_mut(rel.from) {
             me.note_sent(&up);
         }
-        if ok && matches!(method, Method::Invite | Method::Update) {
+        if ok && matches!(method, Method::Invite | Method::Update) && c.answered.is_some() {
             // A refresh of the session (RFC 4028), and maybe a hold or a resume.
             let interval = session_interval(&resp)
                 .map(Duration::from_secs)
@@ -1064,6 +1150,8 @@ impl B2bua {
                             Side::Caller,
                             Cause::Cancelled,
                             "CANCEL from the caller",
+                            now,
+                            &mut out,
                         );
                     }
                     response(req, 200, "OK").with_to_tag(&tag)
@@ -1102,6 +1190,8 @@ impl B2bua {
                                 Side::Caller,
                                 Cause::Normal,
                                 "BYE from the caller",
+                                now,
+                                &mut out,
                             );
                             response(req, 200, "OK")
                         }
@@ -1113,6 +1203,8 @@ impl B2bua {
                                 Side::Callee,
                                 Cause::Normal,
                                 "BYE from the callee",
+                                now,
+                                &mut out,
                             );
                             response(req, 200, "OK")
                         }
@@ -1135,6 +1227,8 @@ impl B2bua {
                                 Side::Caller,
                                 Cause::Cancelled,
                                 "BYE before answer",
+                                now,
+                                &mut out,
                             );
                             response(req, 200, "OK")
                         }
@@ -1189,7 +1283,23 @@ impl B2bua {
             let Ok(mut inner) = self.inner.lock() else {
                 return;
             };
-            let keys: Vec<String> = inner.servers.keys().cloned().collect();
+            // Only the transactions whose timer is due (or that ended) are visited: with
+            // thousands of calls a second, tens of thousands wait out their timers (Timer M
+            // keeps a client INVITE 32 s after its 2xx), and walking and copying all of
+            // their keys 20 times a second was the B2BUA's largest cost.
+            inner.ticks_since_sweep += 1;
+            let sweep = inner.ticks_since_sweep >= TICKS_PER_SWEEP;
+            if sweep {
+                inner.ticks_since_sweep = 0;
+            }
+            let keys: Vec<String> = inner
+                .servers
+                .iter()
+                .filter(|(_, s)| {
+                    sweep || s.tx.is_terminated() || s.tx.poll_timeout().is_some_and(|t| t <= now)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
             for k in keys {
                 if let Some(s) = inner.servers.get_mut(&k) {
                     if s.tx.poll_timeout().is_some_and(|t| t <= now) {
@@ -1211,14 +1321,15 @@ impl B2bua {
                 }
                 !s.tx.is_terminated()
             });
-            let keys: Vec<String> = inner.clients.keys().cloned().collect();
+            let keys: Vec<String> = inner
+                .clients
+                .iter()
+                .filter(|(_, c)| sweep || c.is_terminated() || c.due(now))
+                .map(|(k, _)| k.clone())
+                .collect();
             for k in keys {
                 if let Some(c) = inner.clients.get_mut(&k) {
-                    let due = match &c.kind {
-                        ClientKind::Invite(tx) => tx.poll_timeout(),
-                        ClientKind::Other(tx) => tx.poll_timeout(),
-                    };
-                    if due.is_some_and(|t| t <= now) {
+                    if c.due(now) {
                         match &mut c.kind {
                             ClientKind::Invite(tx) => tx.handle_timeout(now),
                             ClientKind::Other(tx) => tx.handle_timeout(now),
@@ -1403,6 +1514,12 @@ impl B2bua {
             if code == 100 || c.finished || c.answered.is_some() {
                 return;
             }
+            if let Some(f) = c.forks.get_mut(fork).filter(|f| f.dialog.is_none()) {
+                // An early dialog (RFC 3261 §12.1): UPDATE and INFO may use it.
+                if resp.headers.to().ok().is_some_and(|t| t.tag().is_some()) {
+                    f.dialog = dialog_of_answer(&f.invite, &resp, f.route, &f.call_id);
+                }
+            }
             for side in [Side::Callee, Side::Caller] {
                 if calls
                     .get(call)
@@ -1411,9 +1528,10 @@ impl B2bua {
                     let _ = calls.transition(call, side, LegState::Ringing, None);
                 }
             }
-            if c.by_phone() {
+            if c.by_phone() || (code == c.relayed_provisional && resp.body.is_empty()) {
                 return;
             }
+            c.relayed_provisional = code;
             let up = self.upstream(c, code, &reason, Some(&resp));
             if let Some(d) = c.caller.as_mut() {
                 d.note_sent(&up);
@@ -1429,9 +1547,15 @@ impl B2bua {
             return;
         };
         if f.ack.is_none() {
-            let Some(d) = dialog_of_answer(&f.invite, &resp, f.route, &f.call_id) else {
+            let Some(mut d) = dialog_of_answer(&f.invite, &resp, f.route, &f.call_id) else {
                 return;
             };
+            if let Some(early) = f.dialog.take() {
+                // The early dialog goes on confirmed: its CSeqs and its last offer.
+                d.cseq = early.cseq;
+                d.remote_cseq = early.remote_cseq;
+                d.local_sdp = early.local_sdp;
+            }
             let ack = ack_for_2xx(&f.invite, &resp, &self.via(f.route, &new_branch()));
             f.dialog = Some(d);
             f.ack = ack;
@@ -1533,6 +1657,8 @@ impl B2bua {
             Side::Callee,
             cause_of(code),
             &format!("{code} {reason}"),
+            now,
+            out,
         );
     }
 
@@ -1569,6 +1695,8 @@ impl B2bua {
                     Side::Caller,
                     cause_of(code),
                     &format!("the phone answered {code} {reason}"),
+                    now,
+                    out,
                 );
             }
             return;
@@ -1638,7 +1766,8 @@ impl B2bua {
             .unwrap_or_default();
         inner.dialogs.insert(phone_call_id, (call, Party::Caller));
         let calls = self.callctl.calls();
-        let _ = calls.transition(call, Side::Caller, LegState::Connected, None);
+        // The phone's side stays `offering` (the call is being placed): it becomes `ringing`
+        // when the destination alerts and `connected` when the destination answers.
         self.trace(TraceEvent::SipCallAnswered { call, device });
         self.cancel_phone(inner, call, Some(i), now, out);
         let targets = self.targets_of(&dialed_devices);
@@ -1887,20 +2016,29 @@ impl B2bua {
         } else {
             self.final_upstream(inner, call, 487, "Request Terminated", now, out);
         }
-        self.end(inner, call, first, cause, detail);
+        self.end(inner, call, first, cause, detail, now, out);
     }
 
-    /// Ends a call: both legs disconnected (`first` first) with `cause`, its dialogs
-    /// forgotten (the transactions finish on their own).
-    fn end(&self, inner: &mut Inner, call: CallId, first: Side, cause: Cause, detail: &str) {
+    /// Ends a call: a blind transfer still under way is abandoned (its target released), both
+    /// legs disconnected (`first` first) with `cause`, its dialogs forgotten (the transactions
+    /// finish on their own).
+    #[allow(clippy::too_many_arguments)]
+    fn end(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        first: Side,
+        cause: Cause,
+        detail: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        self.abandon_transfer(inner, call, now, out);
         let Some(c) = inner.calls.remove(&call) else {
             return;
         };
         inner.dialogs.retain(|_, (id, _)| *id != c.id);
         let calls = self.callctl.calls();
-        if let Some(t) = &c.transfer {
-            let _ = calls.disconnect(t.new_call, Cause::Cancelled);
-        }
         let second = match first {
             Side::Caller => Side::Callee,
             Side::Callee => Side::Caller,

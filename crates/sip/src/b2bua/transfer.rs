@@ -5,6 +5,9 @@
 //! `NOTIFY` with `message/sipfrag` progress (`100 Trying`, then `200 OK` or the failure) and
 //! hangs up (call control's transfers hang it up themselves). In the call model the
 //! transferee and the target form a new call; the old call ends with cause `transferred`.
+//! Should the call end before that (the transferee hangs up, the call is dropped, its session
+//! timer runs out), the target is released — CANCEL while it rings, ACK and BYE once it
+//! answered — and the new call ends with cause `cancelled`.
 //! Attended (`Refer-To: <…?Replaces=<call-id>…>` naming the transferor's other dialog, or
 //! call control's transfer-complete): the second far end gets an offerless re-INVITE, its
 //! offer goes to the first far end in a re-INVITE, the answer back in the ACK; the two far
@@ -486,6 +489,7 @@ impl B2bua {
                 forks: t.forks,
                 answered: Some(a),
                 finished: true,
+                relayed_provisional: 0,
                 session: None,
                 phone: None,
                 transfer: None,
@@ -525,6 +529,37 @@ impl B2bua {
         let Some(mut t) = c.transfer.take() else {
             return;
         };
+        self.release_target(inner, call, &mut t, now, out);
+        let _ = self.callctl.calls().disconnect(t.new_call, cause_of(code));
+        self.trace(TraceEvent::SipCallTransfer {
+            call,
+            step: format!("transfer failed: {code} {reason}"),
+        });
+        if t.by_refer {
+            self.notify(
+                inner,
+                call,
+                t.transferor,
+                &format!("SIP/2.0 {code} {reason}"),
+                true,
+                now,
+                out,
+            );
+        }
+    }
+}
+
+impl B2bua {
+    /// The target of a transfer that will not complete is released: CANCEL to its contacts
+    /// still ringing, ACK and BYE to one that answered.
+    fn release_target(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        t: &mut Transfer,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
         let mut cancels = Vec::new();
         let mut byes = Vec::new();
         for f in t.forks.iter_mut() {
@@ -545,22 +580,34 @@ impl B2bua {
         for (key, m, route) in cancels.into_iter().chain(byes) {
             self.start_client(inner, key, m, route, call, Role::Quiet, now, out);
         }
-        let _ = self.callctl.calls().disconnect(t.new_call, cause_of(code));
+    }
+
+    /// The call ends while its blind transfer is still under way (the transferee hung up,
+    /// the call was dropped, …): the target is released (CANCEL while it rings, BYE once it
+    /// answered) and the new call ends with cause `cancelled`. The transferor is not told:
+    /// its dialog ends with the call.
+    pub(super) fn abandon_transfer(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let Some(mut t) = inner.calls.get_mut(&call).and_then(|c| c.transfer.take()) else {
+            return;
+        };
+        self.release_target(inner, call, &mut t, now, out);
+        let _ = self
+            .callctl
+            .calls()
+            .disconnect(t.new_call, Cause::Cancelled);
         self.trace(TraceEvent::SipCallTransfer {
             call,
-            step: format!("transfer failed: {code} {reason}"),
+            step: format!(
+                "transfer abandoned: the call ended, the target is released (call {} cancelled)",
+                t.new_call
+            ),
         });
-        if t.by_refer {
-            self.notify(
-                inner,
-                call,
-                t.transferor,
-                &format!("SIP/2.0 {code} {reason}"),
-                true,
-                now,
-                out,
-            );
-        }
     }
 }
 
@@ -860,6 +907,7 @@ impl B2bua {
                 forks: vec![fork],
                 answered: Some(0),
                 finished: true,
+                relayed_provisional: 0,
                 session: None,
                 phone: None,
                 transfer: None,
