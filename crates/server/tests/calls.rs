@@ -871,6 +871,127 @@ async fn blind_transfer_by_refer_connects_the_transferee_to_the_target() {
     n.node.shutdown().await.unwrap();
 }
 
+/// The final NOTIFY of `call_uac_refer.xml` and its 200: a transferor that hangs up at once
+/// never sees it.
+const FINAL_NOTIFY: &str = r#"  <recv request="NOTIFY">
+    <action>
+      <ereg regexp="SIP/2.0 200 OK" search_in="body" check_it="true" assign_to="dummy"/>
+      <ereg regexp="terminated" search_in="hdr" header="Subscription-State:" check_it="true" assign_to="dummy"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transferor_hanging_up_right_after_refer_leaves_the_transfer_to_complete() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let mut transferor = Sipp::new("call_uac_refer.xml", caller_port)
+        .key("dialed", "1002")
+        .key("target", "1003");
+    transferor.replace = vec![(FINAL_NOTIFY, "")];
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            transferor,
+            vec![
+                Sipp::new("call_uas_transferee.xml", callee_ports[0]),
+                Sipp::new("target_uas.xml", target_port),
+            ],
+        )
+    });
+    assert!(ok, "transferor:\n{uac}\nothers:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "{log}\ntransferor:\n{uac}");
+    }
+    // The transferor's BYE got its 200 before the target answered, and the far ends were
+    // joined all the same.
+    let (transferee, target) = (&uas[0].1, &uas[1].1);
+    let offer = &logged_bodies(target, "SIP/2.0 200 OK")[0];
+    assert_eq!(&logged_bodies(transferee, "INVITE sip:")[1], offer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_transferred(&drain(&mut events), "1002");
+    let traces = n.traces();
+    assert!(traces.contains("the transferor hung up: the transfer goes on without it"));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_failing_after_the_transferor_hung_up_ends_the_transferees_call() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let mut transferor = Sipp::new("call_uac_refer.xml", caller_port)
+        .key("dialed", "1002")
+        .key("target", "1003");
+    transferor.replace = vec![(FINAL_NOTIFY, "")];
+    // The target is busy, and says so once the transferor has hung up.
+    let mut target = Sipp::new("call_uas_busy.xml", target_port);
+    target.replace = vec![(
+        "<recv request=\"INVITE\"/>",
+        "<recv request=\"INVITE\"/>\n  <pause milliseconds=\"500\"/>",
+    )];
+    let ((ok, uac), uas) = tokio::task::block_in_place(|| {
+        run_call(
+            &n,
+            transferor,
+            vec![Sipp::new("call_uas.xml", callee_ports[0]), target],
+        )
+    });
+    assert!(ok, "transferor:\n{uac}\nothers:\n{uas:?}");
+    for (uas_ok, log) in &uas {
+        assert!(uas_ok, "{log}\ntransferor:\n{uac}");
+    }
+    // The transferee, left with nobody, got the node's BYE.
+    assert_eq!(uas[0].1.matches("BYE sip:").count(), 1, "{}", uas[0].1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = drain(&mut events);
+    let calls = by_call(&seen);
+    assert_eq!(calls.len(), 2, "{seen:?}");
+    let mut ends = calls.values().map(|events| events.last().cloned());
+    assert!(
+        matches!(
+            ends.next(),
+            Some(Some(CallEvent::Ended {
+                cause: Cause::Normal,
+                ..
+            }))
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(
+            ends.next(),
+            Some(Some(CallEvent::Ended {
+                cause: Cause::Busy,
+                ..
+            }))
+        ),
+        "{seen:?}"
+    );
+    assert!(n
+        .traces()
+        .contains("the transfer failed after the transferor hung up"));
+    assert!(n.node.state.callctl.calls().list().is_empty());
+    n.node.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn call_control_blind_transfer_hangs_up_the_transferor_and_joins_the_others() {
     let n = boot().await;

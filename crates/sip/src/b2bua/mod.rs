@@ -335,6 +335,9 @@ struct Inner {
     /// Transferors' dialogs (by Call-ID) after a REFER: their BYE is answered `200` until
     /// the deadline.
     released: HashMap<String, Instant>,
+    /// Attended transfers under way: the second call of each, to the first (which holds the
+    /// [`transfer::Join`]), so that either call ending abandons the join.
+    joining: HashMap<CallId, CallId>,
     /// Ticks since the last sweep of every transaction ([`B2bua::tick`]).
     ticks_since_sweep: u32,
 }
@@ -1175,6 +1178,9 @@ impl B2bua {
             match inner.dialogs.get(call_id).copied() {
                 None if inner.released.remove(call_id).is_some() => response(req, 200, "OK"),
                 None => response(req, 481, "Call/Transaction Does Not Exist"),
+                Some((call, party)) if self.transferor_leaves(&mut inner, call, party) => {
+                    response(req, 200, "OK")
+                }
                 Some((call, party)) => {
                     let (answered, by_phone) = inner
                         .calls
@@ -1435,7 +1441,9 @@ impl B2bua {
                 Role::Reoffer => {
                     self.reoffer_response(inner, call, resp, sent.as_ref(), route, now, out)
                 }
-                Role::JoinOffer => self.join_offer_response(inner, call, resp, now, out),
+                Role::JoinOffer => {
+                    self.join_offer_response(inner, call, resp, sent.as_ref(), route, now, out)
+                }
                 Role::JoinAnswer => {
                     self.join_answer_response(inner, call, resp, sent.as_ref(), route, now, out)
                 }
@@ -2019,7 +2027,8 @@ impl B2bua {
         self.end(inner, call, first, cause, detail, now, out);
     }
 
-    /// Ends a call: a blind transfer still under way is abandoned (its target released), both
+    /// Ends a call: a transfer still under way is abandoned (a blind one's target released, an
+    /// attended one's other call left as it was), both
     /// legs disconnected (`first` first) with `cause`, its dialogs forgotten (the transactions
     /// finish on their own).
     #[allow(clippy::too_many_arguments)]
@@ -2034,6 +2043,7 @@ impl B2bua {
         out: &mut Outbox,
     ) {
         self.abandon_transfer(inner, call, now, out);
+        self.abandon_join(inner, call, now, out);
         let Some(c) = inner.calls.remove(&call) else {
             return;
         };

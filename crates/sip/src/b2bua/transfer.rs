@@ -45,6 +45,9 @@ pub(super) struct Transfer {
     target_ack: Option<Message>,
     /// Started by the transferor's REFER: it is told the progress with NOTIFY.
     by_refer: bool,
+    /// The transferor hung up before the outcome (RFC 5589 §6.1 allows it): it is told
+    /// nothing more, and should the transfer fail the transferee's call ends.
+    transferor_left: bool,
 }
 
 impl B2bua {
@@ -264,6 +267,7 @@ impl B2bua {
                 target_2xx: None,
                 target_ack: None,
                 by_refer,
+                transferor_left: false,
             }));
         }
         inner.clients.extend(clients);
@@ -437,12 +441,14 @@ impl B2bua {
     /// The transferee and the target are connected: they become a new call; the transferor
     /// is told (NOTIFY 200) or hung up; the old call ends with cause `transferred`.
     fn complete_transfer(&self, inner: &mut Inner, call: CallId, now: Instant, out: &mut Outbox) {
-        let (transferor, by_refer) = match inner.calls.get(&call).and_then(|c| c.transfer.as_ref())
-        {
-            Some(t) => (t.transferor, t.by_refer),
-            None => return,
-        };
-        if by_refer {
+        let (transferor, by_refer, left) =
+            match inner.calls.get(&call).and_then(|c| c.transfer.as_ref()) {
+                Some(t) => (t.transferor, t.by_refer, t.transferor_left),
+                None => return,
+            };
+        if left {
+            // It has hung up already: nothing to tell it.
+        } else if by_refer {
             self.notify(inner, call, transferor, "SIP/2.0 200 OK", true, now, out);
         } else {
             self.bye(inner, call, transferor, now, out);
@@ -535,7 +541,19 @@ impl B2bua {
             call,
             step: format!("transfer failed: {code} {reason}"),
         });
-        if t.by_refer {
+        if t.transferor_left {
+            // Nobody is left to take the transferee back: its call ends.
+            self.bye(inner, call, t.transferee, now, out);
+            self.end(
+                inner,
+                call,
+                side_of(t.transferor),
+                Cause::Normal,
+                "the transfer failed after the transferor hung up",
+                now,
+                out,
+            );
+        } else if t.by_refer {
             self.notify(
                 inner,
                 call,
@@ -546,6 +564,23 @@ impl B2bua {
                 out,
             );
         }
+    }
+
+    /// A BYE from the transferor of a transfer by REFER still under way: answered, and the
+    /// transfer goes on without it. `false` when `party` is not such a transferor.
+    pub(super) fn transferor_leaves(&self, inner: &mut Inner, call: CallId, party: Party) -> bool {
+        let Some(t) = inner.calls.get_mut(&call).and_then(|c| c.transfer.as_mut()) else {
+            return false;
+        };
+        if !t.by_refer || t.transferor != party {
+            return false;
+        }
+        t.transferor_left = true;
+        self.trace(TraceEvent::SipCallTransfer {
+            call,
+            step: "the transferor hung up: the transfer goes on without it".into(),
+        });
+        true
     }
 }
 
@@ -665,6 +700,7 @@ impl B2bua {
         m.headers.push("Allow", ALLOW);
         d.invite_pending = true;
         let route = d.route;
+        inner.joining.insert(call2, call1);
         if let Some(c1) = inner.calls.get_mut(&call1) {
             c1.join = Some(Box::new(Join {
                 call2,
@@ -696,11 +732,14 @@ impl B2bua {
     }
 
     /// The second far end answered the offerless re-INVITE: its offer goes to the first.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn join_offer_response(
         &self,
         inner: &mut Inner,
         call1: CallId,
         resp: Message,
+        sent: Option<&Message>,
+        route: Route,
         now: Instant,
         out: &mut Outbox,
     ) {
@@ -709,6 +748,10 @@ impl B2bua {
             return;
         }
         let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.as_mut()) else {
+            // The join was given up before this answer.
+            if let Some(reinvite) = sent.filter(|_| (200..300).contains(&code)) {
+                self.ack_with_previous_session(inner, reinvite, &resp, route, out);
+            }
             return;
         };
         if let Some(ack) = &j.e2_ack {
@@ -820,6 +863,7 @@ impl B2bua {
             return;
         };
         let call2 = j.call2;
+        inner.joining.remove(&call2);
         if j.by_refer {
             self.notify(inner, call1, j.t1, "SIP/2.0 200 OK", true, now, out);
         } else {
@@ -935,11 +979,7 @@ impl B2bua {
         let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.take()) else {
             return;
         };
-        for (call, p) in [(call1, j.e1), (j.call2, j.e2)] {
-            if let Some(d) = inner.calls.get_mut(&call).and_then(|c| c.dialog_mut(p)) {
-                d.invite_pending = false;
-            }
-        }
+        self.unwind_join(inner, call1, &j, out);
         self.trace(TraceEvent::SipCallTransfer {
             call: call1,
             step: format!("attended transfer failed: {code} {reason}"),
@@ -955,5 +995,93 @@ impl B2bua {
                 out,
             );
         }
+    }
+
+    /// `call` ends while it is one of the two calls of a join: the join is given up and the
+    /// other call goes on as it was (a REFER's transferor, should its call remain, is told).
+    pub(super) fn abandon_join(
+        &self,
+        inner: &mut Inner,
+        call: CallId,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        let call1 = match inner.calls.get(&call).and_then(|c| c.join.as_ref()) {
+            Some(_) => call,
+            None => match inner.joining.get(&call) {
+                Some(&call1) => call1,
+                None => return,
+            },
+        };
+        let Some(j) = inner.calls.get_mut(&call1).and_then(|c| c.join.take()) else {
+            inner.joining.remove(&call);
+            return;
+        };
+        self.unwind_join(inner, call1, &j, out);
+        self.trace(TraceEvent::SipCallTransfer {
+            call: call1,
+            step: format!("attended transfer abandoned: call {call} ended"),
+        });
+        if j.by_refer && call1 != call {
+            self.notify(
+                inner,
+                call1,
+                j.t1,
+                "SIP/2.0 487 Request Terminated",
+                true,
+                now,
+                out,
+            );
+        }
+    }
+
+    /// Leaves the two calls of a join that will not complete as they were: no re-INVITE counts
+    /// as pending any more, and the second far end's 2xx (its offer), if it came, is
+    /// acknowledged with the session description it had before (or it would retransmit it
+    /// and hang up).
+    fn unwind_join(&self, inner: &mut Inner, call1: CallId, j: &Join, out: &mut Outbox) {
+        inner.joining.remove(&j.call2);
+        for (call, p) in [(call1, j.e1), (j.call2, j.e2)] {
+            if let Some(d) = inner.calls.get_mut(&call).and_then(|c| c.dialog_mut(p)) {
+                d.invite_pending = false;
+            }
+        }
+        let (Some(inv), Some(offer), None) = (&j.e2_reinvite, &j.e2_2xx, &j.e2_ack) else {
+            return;
+        };
+        let route = inner
+            .calls
+            .get_mut(&j.call2)
+            .and_then(|c| c.dialog_mut(j.e2))
+            .map(|d| d.route);
+        if let Some(route) = route {
+            self.ack_with_previous_session(inner, inv, offer, route, out);
+        }
+    }
+
+    /// Acknowledges the 2xx (an offer) to an offerless re-INVITE of a join given up, with the
+    /// session description the far end had before (none when its call has ended too).
+    fn ack_with_previous_session(
+        &self,
+        inner: &mut Inner,
+        reinvite: &Message,
+        offer: &Message,
+        route: Route,
+        out: &mut Outbox,
+    ) {
+        let Some(mut ack) = ack_for_2xx(reinvite, offer, &self.via(route, &new_branch())) else {
+            return;
+        };
+        let previous = reinvite
+            .headers
+            .call_id()
+            .ok()
+            .and_then(|id| inner.dialogs.get(id).copied())
+            .and_then(|(call, party)| inner.calls.get_mut(&call)?.dialog_mut(party))
+            .and_then(|d| d.local_sdp.clone());
+        if let Some((content_type, body)) = previous {
+            ack = ack.with_body(&content_type, body);
+        }
+        out.push((route, ack.to_bytes()));
     }
 }
