@@ -12,6 +12,8 @@
 # DEVICES (use only the CSV's first DEVICES devices, re-registering them in turn);
 # RELAY=stunnel | rust: what carries SIPp's TCP over TLS (rust: crates/sip/examples/tls_relay.rs,
 # a lighter client than stunnel; its CPU is reported in stunnel's column).
+# WARM=N: an unmeasured SIPp pass of N registrations (at WARM_RATE, 2000/s) before the measured
+# one; with CASE=tls-bearer DEVICES=N WARM=N the measured run sees only cached tokens.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -156,6 +158,17 @@ ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(aw
 rss_kb() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/status" ] && t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $t; }
 cpustat() { grep -E '^cpu[0-9]+ ' /proc/stat; }
 
+if [ "${WARM:-0}" -gt 0 ]; then
+  # An unmeasured first pass over the first WARM devices (each server alike): with
+  # tls-bearer and DEVICES=WARM every token is then in Switchboard's verified-token cache.
+  mkdir -p "$RUN/warm"
+  ( cd "$RUN/warm" && timeout "$MAXWALL" taskset -c 1 \
+    sipp "$DEST" -sf "$SCENARIO" -inf "$CSV" -t "$T" -i 127.0.0.1 -p 25060 \
+      -key tp "$TP" -key ctp "$CTP" "${KEYS[@]}" -r "${WARM_RATE:-2000}" -rp 1000 -m "$WARM" \
+      -l "$LIMIT" -recv_timeout 5000 -buff_size 4194304 -max_socket 10000 -nostdin \
+      > "$RUN/warm/sipp.out" 2>&1 ) || { echo "warm-up pass failed: $RUN/warm/sipp.out" >&2; exit 1; }
+  sleep 1
+fi
 K0=$(ticks $PIDS); S0=0; [ "$STUNNEL" = 1 ] && S0=$(ticks "$SPID")
 M0=$(rss_kb $PIDS)
 cpustat > "$RUN/procstat.before"
