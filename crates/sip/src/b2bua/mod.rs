@@ -2028,9 +2028,8 @@ impl B2bua {
     }
 
     /// Ends a call: a transfer still under way is abandoned (a blind one's target released, an
-    /// attended one's other call left as it was), both
-    /// legs disconnected (`first` first) with `cause`, its dialogs forgotten (the transactions
-    /// finish on their own).
+    /// attended one's other call left as it was), both legs disconnected (`first` first) with
+    /// `cause`, its dialogs forgotten (the transactions finish on their own).
     #[allow(clippy::too_many_arguments)]
     fn end(
         &self,
