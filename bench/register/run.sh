@@ -158,15 +158,19 @@ ticks() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/stat" ] && t=$((t + $(aw
 rss_kb() { local t=0 p; for p in "$@"; do [ -r "/proc/$p/status" ] && t=$((t + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $t; }
 cpustat() { grep -E '^cpu[0-9]+ ' /proc/stat; }
 
+# One SIPp pass over the CSV at rate $1 for $2 registrations, in directory $3 (extra options after).
+sipp_pass() {
+  local rate=$1 count=$2 dir=$3; shift 3
+  ( cd "$dir" && taskset -c 1 sipp "$DEST" -sf "$SCENARIO" -inf "$CSV" -t "$T" -i 127.0.0.1 -p 25060 \
+      -key tp "$TP" -key ctp "$CTP" "${KEYS[@]}" -r "$rate" -rp 1000 -m "$count" -l "$LIMIT" \
+      -recv_timeout 5000 -buff_size 4194304 -max_socket 10000 -nostdin "$@" )
+}
 if [ "${WARM:-0}" -gt 0 ]; then
   # An unmeasured first pass over the first WARM devices (each server alike): with
   # tls-bearer and DEVICES=WARM every token is then in Switchboard's verified-token cache.
   mkdir -p "$RUN/warm"
-  ( cd "$RUN/warm" && timeout "$MAXWALL" taskset -c 1 \
-    sipp "$DEST" -sf "$SCENARIO" -inf "$CSV" -t "$T" -i 127.0.0.1 -p 25060 \
-      -key tp "$TP" -key ctp "$CTP" "${KEYS[@]}" -r "${WARM_RATE:-2000}" -rp 1000 -m "$WARM" \
-      -l "$LIMIT" -recv_timeout 5000 -buff_size 4194304 -max_socket 10000 -nostdin \
-      > "$RUN/warm/sipp.out" 2>&1 ) || { echo "warm-up pass failed: $RUN/warm/sipp.out" >&2; exit 1; }
+  sipp_pass "${WARM_RATE:-2000}" "$WARM" "$RUN/warm" > "$RUN/warm/sipp.out" 2>&1 \
+    || { echo "warm-up pass failed: $RUN/warm/sipp.out" >&2; exit 1; }
   sleep 1
 fi
 K0=$(ticks $PIDS); S0=0; [ "$STUNNEL" = 1 ] && S0=$(ticks "$SPID")
@@ -174,13 +178,10 @@ M0=$(rss_kb $PIDS)
 cpustat > "$RUN/procstat.before"
 T0=$(date +%s.%N)
 set +e
-( cd "$RUN" && /usr/bin/time -f "%U %S %e" -o "$RUN/sipp.time" timeout "$MAXWALL" taskset -c 1 \
-  sipp "$DEST" -sf "$SCENARIO" -inf "$CSV" -t "$T" -i 127.0.0.1 -p 25060 \
-    -key tp "$TP" -key ctp "$CTP" "${KEYS[@]}" \
-    -r "$RATE" -rp 1000 -m "$COUNT" -l "$LIMIT" -recv_timeout 5000 \
-    -max_recv_loops 5000 -max_sched_loops 5000 -buff_size 4194304 \
-    -max_socket 10000 -nostdin -trace_stat -stf "$RUN/sipp_stat.csv" -fd 1 \
-    -trace_err -error_file "$RUN/sipp_err.log" > "$RUN/sipp.out" 2>&1 )
+/usr/bin/time -f "%U %S %e" -o "$RUN/sipp.time" timeout "$MAXWALL" \
+  bash -c "$(declare -f sipp_pass); $(declare -p DEST SCENARIO CSV T TP CTP KEYS LIMIT); sipp_pass \"\$@\"" _ \
+    "$RATE" "$COUNT" "$RUN" -max_recv_loops 5000 -max_sched_loops 5000 -trace_stat \
+    -stf "$RUN/sipp_stat.csv" -fd 1 -trace_err -error_file "$RUN/sipp_err.log" > "$RUN/sipp.out" 2>&1
 SRC=$?
 set -e
 T1=$(date +%s.%N)
