@@ -26,7 +26,7 @@ TLSCONN=${TLSCONN:-1}
 DATA=${DATA:-/tmp/switchboard-bench}
 OUT=${OUT:-/tmp/switchboard-bench-results}
 MAXWALL=${MAXWALL:-120}
-BIN="$ROOT/target/release/switchboard"
+BIN=${BIN:-"$ROOT/target/release/switchboard"}
 RELAY=${RELAY:-stunnel}
 # SERVER_QUOTA=50: the server gets at most that percentage of CPU0 (CFS bandwidth control,
 # 10 ms period), so that one core of SIPp can saturate it: the rate ratio of two servers at
@@ -113,7 +113,7 @@ else
   "${LAUNCH[@]}" taskset -c 0 "$BIN" serve --data-dir "$DATA/sb" --node-name bench --https 127.0.0.1:18443 \
     --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 --sip-tls 127.0.0.1:5061 --sip-oauth 127.0.0.1:5090 --sip-mra-oauth 127.0.0.1:5091 --cti 127.0.0.1:2748 --cti-tls 127.0.0.1:2749 --config-http 127.0.0.1:6970 > "$RUN/server.log" 2>&1 &
   PID=$!
-  for _ in $(seq 150); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
+  for _ in $(seq "${START_TRIES:-150}"); do [ -f "$DATA/sb/node.url" ] && break; sleep 0.1; done
   SB=(taskset -c 1 "$BIN" --data-dir "$DATA/sb")
   "${SB[@]}" param set SipMaxRegistrationExpiresSeconds 3600 >/dev/null
   "${SB[@]}" trace level sip error >/dev/null

@@ -42,25 +42,38 @@ impl Message {
     /// is added, derived from the request (the same request always gets the same tag,
     /// as a stateless UAS needs, RFC 3261 §8.2.7); replace it with
     /// [`Message::with_to_tag`] when the TU manages its own tags.
+    ///
+    /// The request's To is taken as well formed (the parser checks it, and a request this
+    /// crate builds has one): a To whose text has no `tag` anywhere is tagged without being
+    /// parsed (this is on every response's path).
     pub fn response_to(request: &Message, code: u16, reason: &str) -> Message {
-        Message::response_for(&request.headers, code, reason)
+        Message::response_from(&request.headers, code, reason, true)
     }
 
     /// [`Message::response_to`] from a request's headers alone (e.g.
-    /// [`crate::ParseError::partial`]).
+    /// [`crate::ParseError::partial`]); a To that does not parse is copied untagged.
     pub fn response_for(request: &Headers, code: u16, reason: &str) -> Message {
+        Message::response_from(request, code, reason, false)
+    }
+
+    fn response_from(request: &Headers, code: u16, reason: &str, to_valid: bool) -> Message {
         let mut r = Message::response(code, reason);
         for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
             r.headers.copy_from(request, name);
         }
         if code > 100 {
-            if let Ok(to) = request.to() {
-                if to.tag().is_none() {
-                    let tag = derived_tag(request);
-                    if let Some(value) = r.headers.first_value_mut("To") {
-                        value.push_str(";tag=");
-                        value.push_str(&tag);
-                    }
+            let surely_untagged = to_valid
+                && request.get("To").is_some_and(|to| {
+                    !to.as_bytes()
+                        .windows(3)
+                        .any(|w| w.eq_ignore_ascii_case(b"tag"))
+                });
+            let untagged = surely_untagged || request.to().is_ok_and(|to| to.tag().is_none());
+            if untagged {
+                let tag = derived_tag(request);
+                if let Some(value) = r.headers.first_value_mut("To") {
+                    value.push_str(";tag=");
+                    value.push_str(&tag);
                 }
             }
         }
@@ -138,6 +151,33 @@ Content-Length: 0\r\n\r\n";
         assert!(text.starts_with("SIP/2.0 407 Proxy Authentication Required\r\n"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
         assert!(!text.contains("Max-Forwards"));
+    }
+
+    #[test]
+    fn a_to_tag_is_added_only_where_there_is_none() {
+        let with_to = |to: &str| {
+            let text = String::from_utf8_lossy(REQ).replace("To: <sip:1010@10.10.10.1>", to);
+            parse_message(text.as_bytes()).unwrap()
+        };
+        let to_of = |req: &Message| {
+            let r = Message::response_to(req, 200, "OK");
+            r.headers.get("To").unwrap().to_string()
+        };
+        // "tag" in the display name and in a URI parameter is not a tag: tagged
+        let named = to_of(&with_to("To: \"Tagger\" <sip:1010@10.10.10.1;tag=uri>"));
+        assert!(named.starts_with("\"Tagger\" <sip:1010@10.10.10.1;tag=uri>;tag="));
+        assert_eq!(named.matches(";tag=").count(), 2);
+        // a tag of its own, in any case, is kept as it is
+        assert_eq!(
+            to_of(&with_to("To: <sip:1010@10.10.10.1>;TAG=abc")),
+            "<sip:1010@10.10.10.1>;TAG=abc"
+        );
+        // the fast path (no "tag" anywhere) tags as the parsing path does
+        let plain = to_of(&with_to("To: <sip:1010@10.10.10.1>"));
+        let partial =
+            Message::response_for(&with_to("To: <sip:1010@10.10.10.1>").headers, 200, "OK");
+        assert_eq!(Some(plain.as_str()), partial.headers.get("To"));
+        assert!(plain.starts_with("<sip:1010@10.10.10.1>;tag="));
     }
 
     #[test]

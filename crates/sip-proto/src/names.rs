@@ -133,7 +133,9 @@ fn find(name: &str) -> Option<&'static Known> {
     index()
         .get(bucket(name.len(), first))?
         .iter()
-        .find(|(spelling, _)| spelling.eq_ignore_ascii_case(name))
+        // Names are mostly sent (and always asked for) in canonical spelling: an exact
+        // compare first, the case-insensitive one only when it fails.
+        .find(|(spelling, _)| *spelling == name || spelling.eq_ignore_ascii_case(name))
         .map(|(_, k)| *k)
 }
 

@@ -42,6 +42,19 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// No bounds (for reading Content-Length of a section that broke a parsing limit).
+    pub(crate) fn unbounded() -> Limits {
+        Limits {
+            max_message_bytes: usize::MAX,
+            max_header_bytes: usize::MAX,
+            max_body_bytes: usize::MAX,
+            max_headers: usize::MAX,
+            max_line_bytes: usize::MAX,
+        }
+    }
+}
+
 /// Parses one datagram or one framed message with the default [`Limits`].
 pub fn parse_message(bytes: &[u8]) -> Result<Message, ParseError> {
     parse_message_with(bytes, &Limits::default())
@@ -59,6 +72,11 @@ pub fn parse_message_with(bytes: &[u8], limits: &Limits) -> Result<Message, Pars
         .into());
     }
     let head = split_head(bytes, limits)?;
+    parse_head(bytes, head)
+}
+
+/// Parses a message whose header section `split_head` has already split.
+pub(crate) fn parse_head(bytes: &[u8], head: Head<'_>) -> Result<Message, ParseError> {
     let start_text = std::str::from_utf8(head.start).map_err(|_| ParseErrorKind::InvalidUtf8);
     let start = start_text.clone().and_then(parse_start_line);
     let request_like = match (&start, &start_text) {
@@ -233,20 +251,48 @@ fn header_line(line: &[u8]) -> Result<(&str, &str), ParseErrorKind> {
 pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, &'static str> {
     let mut found: Option<u64> = None;
     for v in headers.lines("Content-Length") {
-        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(if v.starts_with('-') {
-                "negative value"
-            } else {
-                "not a number"
-            });
+        found = checked_content_length(v, found)?;
+    }
+    Ok(found)
+}
+
+/// [`content_length`] read straight off the header lines, without building [`Headers`] (the
+/// stream framer needs only this before the message is complete). Lines that do not parse
+/// are skipped, as [`parse_header_lines`] skips them.
+pub(crate) fn content_length_of_lines(
+    lines: &[Cow<'_, [u8]>],
+) -> Result<Option<u64>, &'static str> {
+    let mut found: Option<u64> = None;
+    for line in lines {
+        // Only `Content-Length` and its compact form `l` can be it: other lines are passed
+        // over on their first byte (this runs on every framed message).
+        if !matches!(line.first(), Some(b'C' | b'c' | b'L' | b'l')) {
+            continue;
         }
-        let n: u64 = v.parse().map_err(|_| "value too large")?;
-        match found {
-            Some(f) if f != n => return Err("conflicting values"),
-            _ => found = Some(n),
+        let Ok((name, value)) = header_line(line) else {
+            continue;
+        };
+        if crate::names::canonical(name) == Some("Content-Length") {
+            found = checked_content_length(value, found)?;
         }
     }
     Ok(found)
+}
+
+/// One Content-Length value checked against what earlier lines said.
+fn checked_content_length(v: &str, found: Option<u64>) -> Result<Option<u64>, &'static str> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(if v.starts_with('-') {
+            "negative value"
+        } else {
+            "not a number"
+        });
+    }
+    let n: u64 = v.parse().map_err(|_| "value too large")?;
+    match found {
+        Some(f) if f != n => Err("conflicting values"),
+        _ => Ok(Some(n)),
+    }
 }
 
 /// Via (at least one, all well formed), From, To, Call-ID and CSeq (exactly one each,

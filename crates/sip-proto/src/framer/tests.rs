@@ -115,3 +115,41 @@ fn too_many_headers_is_not_fatal() {
     f.push(MSG);
     assert!(f.next().unwrap().is_some());
 }
+
+#[test]
+fn many_pipelined_messages_then_a_split_one() {
+    let mut input = Vec::new();
+    for _ in 0..50 {
+        input.extend_from_slice(MSG);
+    }
+    let cut = MSG.len() / 2;
+    input.extend_from_slice(MSG.get(..cut).unwrap());
+    let mut f = with(&input);
+    for i in 0..50 {
+        let m = f.next().unwrap().unwrap_or_else(|| panic!("message {i}"));
+        assert_eq!(m.body, b"hello");
+        assert_eq!(f.buffered(), (49 - i) * MSG.len() + cut);
+    }
+    assert_eq!(f.next(), Ok(None));
+    assert_eq!(f.buffered(), cut);
+    f.push(MSG.get(cut..).unwrap());
+    assert_eq!(f.next().unwrap().unwrap().body, b"hello");
+    assert_eq!(f.buffered(), 0);
+}
+
+#[test]
+fn a_message_over_a_parsing_limit_waits_for_its_body_then_is_malformed() {
+    let mut m = b"OPTIONS sip:a@b SIP/2.0\r\n".to_vec();
+    for _ in 0..200 {
+        m.extend_from_slice(b"X: 1\r\n");
+    }
+    m.extend_from_slice(b"Content-Length: 5\r\n\r\nhel");
+    let mut f = with(&m);
+    assert_eq!(f.next(), Ok(None));
+    f.push(b"lo");
+    let e = f.next().unwrap_err();
+    assert!(matches!(e, FrameError::Malformed(_)) && !e.is_fatal());
+    assert_eq!(f.buffered(), 0);
+    f.push(MSG);
+    assert_eq!(f.next().unwrap().unwrap().body, b"hello");
+}
