@@ -265,8 +265,13 @@ pub(crate) fn content_length_of_lines(
     let mut found: Option<u64> = None;
     for line in lines {
         // Only `Content-Length` and its compact form `l` can be it: other lines are passed
-        // over on their first byte (this runs on every framed message).
-        if !matches!(line.first(), Some(b'C' | b'c' | b'L' | b'l')) {
+        // over on their first bytes (this runs on every framed message).
+        let long = line
+            .get(..14)
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"content-length"));
+        let compact = matches!(line.first(), Some(b'L' | b'l'))
+            && matches!(line.get(1), Some(b':' | b' ' | b'\t'));
+        if !long && !compact {
             continue;
         }
         let Ok((name, value)) = header_line(line) else {

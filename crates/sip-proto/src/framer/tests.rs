@@ -153,3 +153,25 @@ fn a_message_over_a_parsing_limit_waits_for_its_body_then_is_malformed() {
     f.push(MSG);
     assert_eq!(f.next().unwrap().unwrap().body, b"hello");
 }
+
+#[test]
+fn content_length_in_any_spelling_frames_the_body() {
+    for spelling in [
+        "content-length   :   5",
+        "CONTENT-LENGTH:5",
+        "l: 5",
+        "L\t: 5",
+    ] {
+        let text = String::from_utf8_lossy(MSG).replace("Content-Length: 5", spelling);
+        let mut f = with(text.as_bytes());
+        let m = f.next().unwrap().unwrap_or_else(|| panic!("{spelling}"));
+        assert_eq!(m.body, b"hello", "{spelling}");
+        assert_eq!(f.buffered(), 0, "{spelling}");
+    }
+    // a longer name that starts alike is not Content-Length
+    let text = String::from_utf8_lossy(MSG).replace("Content-Length: 5", "Content-Lengthy: 5");
+    assert_eq!(
+        with(text.as_bytes()).next(),
+        Err(FrameError::MissingContentLength)
+    );
+}
