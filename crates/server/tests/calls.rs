@@ -1607,6 +1607,60 @@ async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_attended_transfer_whose_call_ends_mid_join_is_given_up_and_the_other_call_goes_on() {
+    let n = boot().await;
+    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
+    let target_port = target_lab(&n).await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    // 1002 is asked for an offer and gives it 1 s late; 1003, the REFER call's far end, hangs
+    // up in between: the join is given up, 1002's offer is acknowledged with the session it
+    // had (the transferor's), and the transferor's call with 1002 goes on.
+    let asked = Sipp::new("call_uas_join_offer_late.xml", callee_ports[0]).spawn(dirs[0].path());
+    let leaving = Sipp::new("call_uas_hangup_mid_join.xml", target_port).spawn(dirs[1].path());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut transferor = Sipp::new("call_uac_attended_refer_abandoned.xml", caller_port)
+        .to(n.sip("udp"))
+        .key("me", "1001");
+    transferor.calls = 2;
+    transferor.csv = vec!["1002;wait".into(), "1003;refer".into()];
+    let transferor = transferor.spawn(dirs[2].path());
+    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
+        [asked, leaving, transferor]
+            .into_iter()
+            .zip(&dirs)
+            .map(|(c, d)| finish(c, d.path()))
+            .collect()
+    });
+    for (ok, log) in &logs {
+        assert!(ok, "{log}\n\nall:\n{logs:?}");
+    }
+    // 1003 never got the offer (no re-INVITE reached it).
+    assert_eq!(logged_bodies(&logs[1].1, "INVITE sip:").len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = drain(&mut events);
+    let calls = by_call(&seen);
+    // Two calls, no joined one; both end normally, neither as transferred.
+    assert_eq!(calls.len(), 2, "{seen:?}");
+    for events in calls.values() {
+        assert!(
+            matches!(
+                events.last(),
+                Some(CallEvent::Ended {
+                    cause: Cause::Normal,
+                    ..
+                })
+            ),
+            "{seen:?}"
+        );
+    }
+    let traces = n.traces();
+    assert!(traces.contains("attended transfer abandoned"), "{traces}");
+    assert!(!traces.contains("attended transfer complete"), "{traces}");
+    n.node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn call_control_answers_a_ringing_phone_with_an_auto_answer_invite() {
     let n = boot().await;
     let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
