@@ -432,6 +432,8 @@ async fn follow_changes(
                     state.cti.device_removed(&c.object_id);
                 }
             }
+            // A line's devices are read again for the next call that dials it.
+            (Some("line"), _) => registrar.lines_changed(),
             // A profile may touch any device; after missed changes anything may have: reload
             // the whole cache so registrations keep being served from memory.
             (Some("securityprofile"), _) | (None, _) => {

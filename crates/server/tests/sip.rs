@@ -1971,6 +1971,87 @@ async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_
     n.node.shutdown().await.unwrap();
 }
 
+/// One INVITE from the caller that must end in `code`.
+fn dial_refused(n: &Node, caller_port: u16, dialed: &str, code: u16) {
+    let dir = tempfile::tempdir().unwrap();
+    let child = sipp_call(
+        "call_uac_refused.xml",
+        Some(n.sip("udp")),
+        caller_port,
+        &[("dialed", dialed), ("me", "1001")],
+        Some(code),
+        dir.path(),
+    );
+    let (ok, out) = finish(child, dir.path());
+    assert!(ok, "{dialed} → {code}:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_routing_follows_line_and_device_changes_without_a_restart() {
+    let n = boot().await;
+    let ports = call_lab(&n).await;
+    // Routing caches the dial plan: each answer below depends on the change before it having
+    // reached the cache.
+    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 404));
+    n.api(
+        reqwest::Method::POST,
+        "/api/lines",
+        Some(json!({"dn": "1003"})),
+    )
+    .await;
+    // The line exists now, with no device on it.
+    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 480));
+    n.api(
+        reqwest::Method::PATCH,
+        &format!("/api/devices/{CALLEE}"),
+        Some(json!({"lines": [{"index": 1, "dn": "1002"}, {"index": 2, "dn": "1003"}]})),
+    )
+    .await;
+    // The callee's phone has line 1003 now: the call reaches it (and it is busy).
+    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+        call(
+            &n,
+            "call_uas_busy.xml",
+            "call_uac_refused.xml",
+            ports,
+            "1003",
+            Some(486),
+        )
+    });
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    n.api(
+        reqwest::Method::PATCH,
+        &format!("/api/devices/{CALLEE}"),
+        Some(json!({"lines": [{"index": 1, "dn": "1002"}]})),
+    )
+    .await;
+    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 480));
+    // A line created through another node of a cluster (straight in the shared store: this
+    // node's change feed never hears of it) is routed within the cache's age limit.
+    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1005", 404));
+    n.node
+        .state
+        .store
+        .create_line(
+            "another node",
+            &switchboard_store::model::Line {
+                dn: "1005".into(),
+                description: String::new(),
+                alerting_name: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(switchboard_sip::dialplan::MAX_AGE).await;
+    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1005", 480));
+    let traces = n.traces();
+    assert!(traces.contains("INVITE to 1003 refused: 404"), "{traces}");
+    assert!(traces.contains("INVITE to 1003 refused: 480"), "{traces}");
+    assert!(traces.contains("INVITE to 1005 refused: 480"), "{traces}");
+    n.node.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
     use switchboard_callctl::{CallEvent, Cause, LegState, Side};

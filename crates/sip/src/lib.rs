@@ -7,6 +7,7 @@
 pub mod b2bua;
 pub mod bearer;
 pub mod devices;
+pub mod dialplan;
 pub mod dispatch;
 pub mod limiter;
 pub mod listeners;

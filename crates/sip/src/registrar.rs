@@ -22,6 +22,7 @@ use crate::bearer::{
     oauth_port_rules, BearerVerifier, PortKind, PORT_MISMATCH, PORT_MISMATCH_RETRY_AFTER,
 };
 use crate::devices::{DeviceAuth, DeviceCache};
+use crate::dialplan::DialPlan;
 use crate::limiter::{FailureLimiter, LimiterConfig};
 use crate::location::{Binding, Change, ContactUpdate, Location, RegisterMeta, Transport};
 
@@ -54,6 +55,8 @@ pub struct Registrar {
     callctl: Arc<CallControl>,
     node_name: String,
     devices: DeviceCache,
+    /// Lines of devices and devices of lines, for call routing; cleared with the devices.
+    dial_plan: DialPlan,
     nonces: NonceManager,
     limiter: FailureLimiter,
     location: Mutex<Location>,
@@ -91,6 +94,7 @@ impl Registrar {
     ) -> Registrar {
         Registrar {
             devices: DeviceCache::new(store.clone()),
+            dial_plan: DialPlan::new(store.clone()),
             store,
             tracer,
             callctl,
@@ -157,14 +161,28 @@ impl Registrar {
         }
     }
 
-    /// Forgets one cached device (it was created, changed or deleted).
+    /// Forgets one cached device (it was created, changed or deleted), and the dial plan
+    /// (its lines may have changed).
     pub fn device_changed(&self, name: &str) {
         self.devices.forget(name);
+        self.dial_plan.clear();
     }
 
-    /// Forgets every cached device (a profile changed).
+    /// Forgets every cached device and the dial plan (a profile changed, or changes were
+    /// missed).
     pub fn devices_changed(&self) {
         self.devices.clear();
+        self.dial_plan.clear();
+    }
+
+    /// Forgets the dial plan (a line was created, changed or deleted).
+    pub fn lines_changed(&self) {
+        self.dial_plan.clear();
+    }
+
+    /// The cached dial plan call routing reads.
+    pub fn dial_plan(&self) -> &DialPlan {
+        &self.dial_plan
     }
 
     /// How many bindings are live.

@@ -57,7 +57,6 @@ use switchboard_sip_proto::transaction::{
 };
 use switchboard_sip_proto::{ContactList, Message, Method, Uri};
 use switchboard_store::model::LineAppearance;
-use switchboard_store::StoreError;
 use switchboard_trace::{Service, TraceEvent, Tracer};
 use tokio::sync::oneshot;
 
@@ -619,14 +618,10 @@ impl B2bua {
     }
 
     /// The devices on line `dn`: `Err((status, reason, why))` when there is no such line.
-    async fn line_devices(&self, dn: &str) -> Result<Vec<String>, (u16, &'static str, String)> {
-        let store = self.registrar.store();
-        match store.get_line(dn).await {
-            Ok(_) => match store.devices_with_line(dn).await {
-                Ok(devices) => Ok(devices),
-                Err(e) => Err((500, "Server Internal Error", e.to_string())),
-            },
-            Err(StoreError::NotFound { .. }) => Err((404, "Not Found", "no such line".into())),
+    async fn line_devices(&self, dn: &str) -> Result<Arc<[String]>, (u16, &'static str, String)> {
+        match self.registrar.dial_plan().line_devices(dn).await {
+            Ok(Some(devices)) => Ok(devices),
+            Ok(None) => Err((404, "Not Found", "no such line".into())),
             Err(e) => Err((500, "Server Internal Error", e.to_string())),
         }
     }
@@ -678,10 +673,7 @@ impl B2bua {
             return Some(response(&req, 400, "Bad Request"));
         };
         let call_id = call_id.to_string();
-        let lines = match self.registrar.store().get_device(&device).await {
-            Ok(d) => d.lines,
-            Err(_) => Vec::new(),
-        };
+        let lines = self.registrar.dial_plan().device_lines(&device).await;
         let caller_number = calling_number(&lines, uri_user(&from.uri), &device);
         // The callees see the calling number in From, whatever the caller put there.
         if let Uri::Sip(uri) = &mut from.uri {

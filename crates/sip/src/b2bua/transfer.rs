@@ -87,7 +87,7 @@ impl B2bua {
             return Some(response(&req, 400, "Bad Request: Refer-To"));
         };
         let devices = match &refer_to.replaces {
-            Some(_) => Vec::new(),
+            Some(_) => std::sync::Arc::from(Vec::new()),
             None => match self.line_devices(&refer_to.user).await {
                 Ok(d) => d,
                 Err((code, reason, _)) => return Some(response(&req, code, reason)),
