@@ -1541,26 +1541,30 @@ async fn call_control_consult_transfer_holds_consults_and_completes() {
     n.node.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
-    let n = boot().await;
-    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
-    let target_port = target_lab(&n).await;
-    let mut events = n.node.state.callctl.calls().subscribe();
+/// An attended transfer by SIPp phones: 1002 (`asked`, the far end of the transferor's first
+/// call, the one the REFER replaces), 1003 (`referred`, the far end of the second call, where
+/// the REFER goes) and the transferor 1001 placing both calls (`-m 2`, roles `wait` and
+/// `refer`). Returns their logs in that order, each asserted successful.
+async fn attended_transfer(
+    n: &Node,
+    asked: &str,
+    referred: &str,
+    transferor: &str,
+) -> Vec<(bool, String)> {
+    let (caller_port, callee_ports) = lab(n, &[CALLEE]).await;
+    let target_port = target_lab(n).await;
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    // The replaced call's far end (1002) is asked for an offer; the REFER's far end (1003)
-    // gets it and answers.
-    let replaced = Sipp::new("call_uas_joined_second.xml", callee_ports[0]).spawn(dirs[0].path());
-    let kept = Sipp::new("call_uas_joined_first.xml", target_port).spawn(dirs[1].path());
+    let asked = Sipp::new(asked, callee_ports[0]).spawn(dirs[0].path());
+    let referred = Sipp::new(referred, target_port).spawn(dirs[1].path());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut transferor = Sipp::new("call_uac_attended_refer.xml", caller_port)
+    let mut transferor = Sipp::new(transferor, caller_port)
         .to(n.sip("udp"))
         .key("me", "1001");
     transferor.calls = 2;
     transferor.csv = vec!["1002;wait".into(), "1003;refer".into()];
     let transferor = transferor.spawn(dirs[2].path());
     let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
-        [replaced, kept, transferor]
+        [asked, referred, transferor]
             .into_iter()
             .zip(&dirs)
             .map(|(c, d)| finish(c, d.path()))
@@ -1569,6 +1573,22 @@ async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
     for (ok, log) in &logs {
         assert!(ok, "{log}\n\nall:\n{logs:?}");
     }
+    logs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
+    let n = boot().await;
+    let mut events = n.node.state.callctl.calls().subscribe();
+    // The replaced call's far end (1002) is asked for an offer; the REFER's far end (1003)
+    // gets it and answers.
+    let logs = attended_transfer(
+        &n,
+        "call_uas_joined_second.xml",
+        "call_uas_joined_first.xml",
+        "call_uac_attended_refer.xml",
+    )
+    .await;
     let offer = &logged_bodies(&logs[0].1, "SIP/2.0 200 OK")[1];
     assert_eq!(&logged_bodies(&logs[1].1, "INVITE sip:")[1], offer);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1609,32 +1629,17 @@ async fn attended_transfer_by_refer_with_replaces_joins_the_far_ends() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attended_transfer_whose_call_ends_mid_join_is_given_up_and_the_other_call_goes_on() {
     let n = boot().await;
-    let (caller_port, callee_ports) = lab(&n, &[CALLEE]).await;
-    let target_port = target_lab(&n).await;
     let mut events = n.node.state.callctl.calls().subscribe();
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     // 1002 is asked for an offer and gives it 1 s late; 1003, the REFER call's far end, hangs
     // up in between: the join is given up, 1002's offer is acknowledged with the session it
     // had (the transferor's), and the transferor's call with 1002 goes on.
-    let asked = Sipp::new("call_uas_join_offer_late.xml", callee_ports[0]).spawn(dirs[0].path());
-    let leaving = Sipp::new("call_uas_hangup_mid_join.xml", target_port).spawn(dirs[1].path());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut transferor = Sipp::new("call_uac_attended_refer_abandoned.xml", caller_port)
-        .to(n.sip("udp"))
-        .key("me", "1001");
-    transferor.calls = 2;
-    transferor.csv = vec!["1002;wait".into(), "1003;refer".into()];
-    let transferor = transferor.spawn(dirs[2].path());
-    let logs: Vec<(bool, String)> = tokio::task::block_in_place(|| {
-        [asked, leaving, transferor]
-            .into_iter()
-            .zip(&dirs)
-            .map(|(c, d)| finish(c, d.path()))
-            .collect()
-    });
-    for (ok, log) in &logs {
-        assert!(ok, "{log}\n\nall:\n{logs:?}");
-    }
+    let logs = attended_transfer(
+        &n,
+        "call_uas_join_offer_late.xml",
+        "call_uas_hangup_mid_join.xml",
+        "call_uac_attended_refer_abandoned.xml",
+    )
+    .await;
     // 1003 never got the offer (no re-INVITE reached it).
     assert_eq!(logged_bodies(&logs[1].1, "INVITE sip:").len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
