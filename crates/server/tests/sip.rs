@@ -1763,7 +1763,7 @@ fn call(
     (caller_port, callee_port): (u16, u16),
     dialed: &str,
     code: Option<u16>,
-) -> ((bool, String), (bool, String)) {
+) -> (String, String) {
     let uas_dir = tempfile::tempdir().unwrap();
     let uac_dir = tempfile::tempdir().unwrap();
     let callee = sipp_call(uas, None, callee_port, &[], None, uas_dir.path());
@@ -1776,9 +1776,11 @@ fn call(
         code,
         uac_dir.path(),
     );
-    let uac_result = finish(caller, uac_dir.path());
-    let uas_result = finish(callee, uas_dir.path());
-    (uac_result, uas_result)
+    let (ok, uac) = finish(caller, uac_dir.path());
+    let (uas_ok, uas) = finish(callee, uas_dir.path());
+    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
+    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
+    (uac, uas)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1787,11 +1789,9 @@ async fn basic_call_between_registered_lines_passes_sdp_through_and_publishes_ev
     let n = boot().await;
     let ports = call_lab(&n).await;
     let mut events = n.node.state.callctl.calls().subscribe();
-    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+    let (uac, uas) = tokio::task::block_in_place(|| {
         call(&n, "call_uas.xml", "call_uac.xml", ports, "1002", None)
     });
-    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
-    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
     // The callee received the caller's SDP byte for byte, and the caller the callee's.
     let sent = logged_body(&uac, "INVITE sip:").expect("the caller's INVITE");
     let received = logged_body(&uas, "INVITE sip:").expect("the callee's INVITE");
@@ -1868,7 +1868,7 @@ async fn caller_cancels_while_ringing_and_gets_487() {
     let n = boot().await;
     let ports = call_lab(&n).await;
     let mut events = n.node.state.callctl.calls().subscribe();
-    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         call(
             &n,
             "call_uas_ring.xml",
@@ -1878,8 +1878,6 @@ async fn caller_cancels_while_ringing_and_gets_487() {
             None,
         )
     });
-    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
-    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
     let mut last = None;
     while let Ok(e) = events.try_recv() {
         last = Some(e);
@@ -1902,7 +1900,7 @@ async fn busy_callee_gives_the_caller_486() {
     let n = boot().await;
     let ports = call_lab(&n).await;
     let mut events = n.node.state.callctl.calls().subscribe();
-    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         call(
             &n,
             "call_uas_busy.xml",
@@ -1912,8 +1910,6 @@ async fn busy_callee_gives_the_caller_486() {
             Some(486),
         )
     });
-    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
-    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
     let mut last = None;
     while let Ok(e) = events.try_recv() {
         last = Some(e);
@@ -1941,7 +1937,6 @@ async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_
         Some(json!({"dn": "1003"})),
     )
     .await;
-    let server = n.sip("udp");
     let stranger = free_local_port();
     for (port, dialed, code, scenario_file) in [
         (caller_port, "9999", 404, "call_uac_refused.xml"),
@@ -1949,19 +1944,7 @@ async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_
         (caller_port, "1003", 480, "call_uac_refused.xml"),
         (caller_port, "1002", 481, "bye_unknown.xml"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let (ok, out) = tokio::task::block_in_place(|| {
-            let child = sipp_call(
-                scenario_file,
-                Some(server),
-                port,
-                &[("dialed", dialed), ("me", "1001")],
-                Some(code),
-                dir.path(),
-            );
-            finish(child, dir.path())
-        });
-        assert!(ok, "{dialed} → {code}:\n{out}");
+        tokio::task::block_in_place(|| dial(&n, scenario_file, port, dialed, code));
     }
     let traces = n.traces();
     assert!(traces.contains("INVITE to 9999 refused: 404"), "{traces}");
@@ -1971,11 +1954,11 @@ async fn unknown_number_unregistered_caller_unavailable_line_and_unknown_dialog_
     n.node.shutdown().await.unwrap();
 }
 
-/// One INVITE from the caller that must end in `code`.
-fn dial_refused(n: &Node, caller_port: u16, dialed: &str, code: u16) {
+/// One caller scenario toward `dialed` from `caller_port` that must end in `code`.
+fn dial(n: &Node, scenario_file: &str, caller_port: u16, dialed: &str, code: u16) {
     let dir = tempfile::tempdir().unwrap();
     let child = sipp_call(
-        "call_uac_refused.xml",
+        scenario_file,
         Some(n.sip("udp")),
         caller_port,
         &[("dialed", dialed), ("me", "1001")],
@@ -1992,7 +1975,7 @@ async fn call_routing_follows_line_and_device_changes_without_a_restart() {
     let ports = call_lab(&n).await;
     // Routing caches the dial plan: each answer below depends on the change before it having
     // reached the cache.
-    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 404));
+    tokio::task::block_in_place(|| dial(&n, "call_uac_refused.xml", ports.0, "1003", 404));
     n.api(
         reqwest::Method::POST,
         "/api/lines",
@@ -2000,7 +1983,7 @@ async fn call_routing_follows_line_and_device_changes_without_a_restart() {
     )
     .await;
     // The line exists now, with no device on it.
-    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 480));
+    tokio::task::block_in_place(|| dial(&n, "call_uac_refused.xml", ports.0, "1003", 480));
     n.api(
         reqwest::Method::PATCH,
         &format!("/api/devices/{CALLEE}"),
@@ -2008,7 +1991,7 @@ async fn call_routing_follows_line_and_device_changes_without_a_restart() {
     )
     .await;
     // The callee's phone has line 1003 now: the call reaches it (and it is busy).
-    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         call(
             &n,
             "call_uas_busy.xml",
@@ -2018,18 +2001,16 @@ async fn call_routing_follows_line_and_device_changes_without_a_restart() {
             Some(486),
         )
     });
-    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
-    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
     n.api(
         reqwest::Method::PATCH,
         &format!("/api/devices/{CALLEE}"),
         Some(json!({"lines": [{"index": 1, "dn": "1002"}]})),
     )
     .await;
-    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1003", 480));
+    tokio::task::block_in_place(|| dial(&n, "call_uac_refused.xml", ports.0, "1003", 480));
     // A line created through another node of a cluster (straight in the shared store: this
     // node's change feed never hears of it) is routed within the cache's age limit.
-    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1005", 404));
+    tokio::task::block_in_place(|| dial(&n, "call_uac_refused.xml", ports.0, "1005", 404));
     n.node
         .state
         .store
@@ -2044,7 +2025,7 @@ async fn call_routing_follows_line_and_device_changes_without_a_restart() {
         .await
         .unwrap();
     tokio::time::sleep(switchboard_sip::dialplan::MAX_AGE).await;
-    tokio::task::block_in_place(|| dial_refused(&n, ports.0, "1005", 480));
+    tokio::task::block_in_place(|| dial(&n, "call_uac_refused.xml", ports.0, "1005", 480));
     let traces = n.traces();
     assert!(traces.contains("INVITE to 1003 refused: 404"), "{traces}");
     assert!(traces.contains("INVITE to 1003 refused: 480"), "{traces}");
@@ -2058,7 +2039,7 @@ async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
     let n = boot().await;
     let ports = call_lab(&n).await;
     let mut events = n.node.state.callctl.calls().subscribe();
-    let ((ok, uac), (uas_ok, uas)) = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         call(
             &n,
             "call_uas_hangup.xml",
@@ -2068,8 +2049,6 @@ async fn callee_hangs_up_and_the_bye_reaches_the_caller() {
             None,
         )
     });
-    assert!(ok, "caller:\n{uac}\ncallee:\n{uas}");
-    assert!(uas_ok, "callee:\n{uas}\ncaller:\n{uac}");
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
         seen.push(e);

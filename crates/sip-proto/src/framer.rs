@@ -148,9 +148,10 @@ impl StreamFramer {
                 return Ok(None);
             }
             // The body came in later reads: the header section is split again, once.
-            let parsed = split_head(self.rest().get(..total).unwrap_or_default(), &self.limits)
+            let message = self.rest().get(..total).unwrap_or_default();
+            let parsed = split_head(message, &self.message_limits())
                 .map_err(Into::into)
-                .and_then(|head| parse_head(self.rest().get(..total).unwrap_or_default(), head));
+                .and_then(|head| parse_head(message, head));
             return self.take(total, parsed);
         }
         if let Some(frame) = self.skip_line_breaks() {

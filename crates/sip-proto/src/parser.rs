@@ -84,8 +84,8 @@ pub(crate) fn parse_head(bytes: &[u8], head: Head<'_>) -> Result<Message, ParseE
         (Err(_), Ok(t)) => looks_like_request(t),
         (Err(_), Err(_)) => false,
     };
+    let cl = content_length_of_lines(&head.lines);
     let (mut headers, line_err) = parse_header_lines(&head.lines);
-    let cl = content_length(&headers);
     headers.remove("Content-Length");
     let available = bytes.len().saturating_sub(head.body_start);
     let body_err = match cl {
@@ -246,19 +246,10 @@ fn header_line(line: &[u8]) -> Result<(&str, &str), ParseErrorKind> {
     Ok((name, trim_lws(value)))
 }
 
-/// The Content-Length, if any: `Ok(None)` when absent; an error when a value is not a
-/// number or when values disagree.
-pub(crate) fn content_length(headers: &Headers) -> Result<Option<u64>, &'static str> {
-    let mut found: Option<u64> = None;
-    for v in headers.lines("Content-Length") {
-        found = checked_content_length(v, found)?;
-    }
-    Ok(found)
-}
-
-/// [`content_length`] read straight off the header lines, without building [`Headers`] (the
-/// stream framer needs only this before the message is complete). Lines that do not parse
-/// are skipped, as [`parse_header_lines`] skips them.
+/// The Content-Length, if any, read straight off the header lines (the stream framer needs it
+/// before the message is complete, without building [`Headers`]): `Ok(None)` when absent; an
+/// error when a value is not a number or when values disagree. Lines that do not parse are
+/// skipped, as [`parse_header_lines`] skips them.
 pub(crate) fn content_length_of_lines(
     lines: &[Cow<'_, [u8]>],
 ) -> Result<Option<u64>, &'static str> {
@@ -274,30 +265,26 @@ pub(crate) fn content_length_of_lines(
         if !long && !compact {
             continue;
         }
-        let Ok((name, value)) = header_line(line) else {
+        let Ok((name, v)) = header_line(line) else {
             continue;
         };
-        if crate::names::canonical(name) == Some("Content-Length") {
-            found = checked_content_length(value, found)?;
+        if crate::names::canonical(name) != Some("Content-Length") {
+            continue;
+        }
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(if v.starts_with('-') {
+                "negative value"
+            } else {
+                "not a number"
+            });
+        }
+        let n: u64 = v.parse().map_err(|_| "value too large")?;
+        match found {
+            Some(f) if f != n => return Err("conflicting values"),
+            _ => found = Some(n),
         }
     }
     Ok(found)
-}
-
-/// One Content-Length value checked against what earlier lines said.
-fn checked_content_length(v: &str, found: Option<u64>) -> Result<Option<u64>, &'static str> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(if v.starts_with('-') {
-            "negative value"
-        } else {
-            "not a number"
-        });
-    }
-    let n: u64 = v.parse().map_err(|_| "value too large")?;
-    match found {
-        Some(f) if f != n => Err("conflicting values"),
-        _ => Ok(Some(n)),
-    }
 }
 
 /// Via (at least one, all well formed), From, To, Call-ID and CSeq (exactly one each,

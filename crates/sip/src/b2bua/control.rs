@@ -200,7 +200,7 @@ impl B2bua {
                     relayed_provisional: 0,
                     session: None,
                     phone: Some(Box::new(Phone {
-                        dialed_devices: dialed_devices.to_vec(),
+                        dialed_devices,
                         dialed,
                         invites,
                         answered: None,

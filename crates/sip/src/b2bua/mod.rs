@@ -126,7 +126,7 @@ struct Fork {
 /// goes to the dialed line; the far end's answer goes back in the ACK.
 struct Phone {
     /// The dialed number's devices, read when the call was placed.
-    dialed_devices: Vec<String>,
+    dialed_devices: Arc<[String]>,
     dialed: String,
     /// The INVITEs to the phone's contacts.
     invites: Vec<Fork>,
